@@ -1,0 +1,129 @@
+//! Command-line interface (argh). The doc comments are the `--help` text.
+
+use argh::FromArgs;
+use std::path::PathBuf;
+
+use crate::config;
+
+/// postfach: a small IMAP server on one redb file.
+#[derive(FromArgs, Debug)]
+pub struct Cli {
+    /// print the version and target, then exit
+    #[argh(switch)]
+    pub version: bool,
+    #[argh(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum Command {
+    Serve(Serve),
+    User(User),
+}
+
+fn default_data() -> PathBuf {
+    config::default_data_dir()
+}
+
+/// Run the server.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "serve")]
+pub struct Serve {
+    /// data directory (default: $POSTFACH_DATA or ./postfach-data)
+    #[argh(option, default = "default_data()")]
+    pub data: PathBuf,
+    /// IMAP listen address, repeatable (default: 127.0.0.1:1143)
+    #[argh(option)]
+    pub imap: Vec<String>,
+    /// redb page cache in MiB (default: 16)
+    #[argh(option, default = "config::DEFAULT_CACHE_MB")]
+    pub cache_mb: usize,
+    /// largest message accepted, in MiB (default: 50)
+    #[argh(option, default = "config::DEFAULT_MAX_MESSAGE_MB")]
+    pub max_message_mb: u64,
+    /// longest command line in bytes (default: 65536)
+    #[argh(option, default = "config::DEFAULT_MAX_LINE")]
+    pub max_line: usize,
+    /// most simultaneous connections (default: 2000)
+    #[argh(option, default = "config::DEFAULT_MAX_CONNECTIONS")]
+    pub max_connections: usize,
+    /// seconds a client may take to log in (default: 60)
+    #[argh(option, default = "config::DEFAULT_PREAUTH_TIMEOUT_SECS")]
+    pub preauth_timeout: u64,
+    /// seconds of inactivity before autologout (default: 1800, the RFC 3501 minimum)
+    #[argh(option, default = "config::DEFAULT_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout: u64,
+    /// seconds between keep-alive lines during IDLE (default: 120)
+    #[argh(option, default = "config::DEFAULT_IDLE_KEEPALIVE_SECS")]
+    pub idle_keepalive: u64,
+    /// milliseconds to wait before answering a failed login (default: 1000)
+    #[argh(option, default = "config::DEFAULT_AUTH_FAIL_DELAY_MS")]
+    pub auth_fail_delay_ms: u64,
+    /// allow passwords without TLS from non-loopback clients
+    #[argh(switch)]
+    pub allow_plaintext: bool,
+}
+
+/// Manage accounts (works whether or not the server is running).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "user")]
+pub struct User {
+    #[argh(subcommand)]
+    pub action: UserAction,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum UserAction {
+    Add(UserAdd),
+    Passwd(UserPasswd),
+    Del(UserDel),
+    List(UserList),
+}
+
+/// Create an account with INBOX, Drafts, Sent, Trash, Junk and Archive; the password is read
+/// from stdin (one line) or prompted for.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "add")]
+pub struct UserAdd {
+    /// user name
+    #[argh(positional)]
+    pub name: String,
+    /// data directory (default: $POSTFACH_DATA or ./postfach-data)
+    #[argh(option, default = "default_data()")]
+    pub data: PathBuf,
+}
+
+/// Change an account's password (read from stdin or prompted for).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "passwd")]
+pub struct UserPasswd {
+    /// user name
+    #[argh(positional)]
+    pub name: String,
+    /// data directory (default: $POSTFACH_DATA or ./postfach-data)
+    #[argh(option, default = "default_data()")]
+    pub data: PathBuf,
+}
+
+/// Delete an account and all its mail.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "del")]
+pub struct UserDel {
+    /// user name
+    #[argh(positional)]
+    pub name: String,
+    /// data directory (default: $POSTFACH_DATA or ./postfach-data)
+    #[argh(option, default = "default_data()")]
+    pub data: PathBuf,
+}
+
+/// List accounts.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "list")]
+pub struct UserList {
+    /// data directory (default: $POSTFACH_DATA or ./postfach-data)
+    #[argh(option, default = "default_data()")]
+    pub data: PathBuf,
+}

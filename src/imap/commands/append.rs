@@ -1,0 +1,43 @@
+//! RFC 3501 §6.3.11 APPEND with RFC 4315 APPENDUID. Authenticated or selected state.
+
+use crate::error::{CmdError, CmdResult, Done};
+use crate::proto::response::Code;
+use crate::proto::types::{DateTime, Flag, MailboxName, SeqSet};
+use crate::store::StoreError;
+use crate::store::blob;
+use crate::store::message::NewMessage;
+use crate::store::schema::split_flags;
+
+use super::super::session::Session;
+
+pub async fn append(
+    s: &mut Session,
+    mailbox: MailboxName,
+    flags: Vec<Flag>,
+    date: Option<DateTime>,
+    message: Vec<u8>,
+) -> CmdResult {
+    let user = s.state.account()?.user.clone();
+    if message.is_empty() {
+        return Err(CmdError::no("Empty message"));
+    }
+    let (flags, keywords) = split_flags(&flags);
+    let content = smol::unblock(move || blob::prepare(message)).await;
+    let m = NewMessage {
+        flags,
+        keywords,
+        date: date.unwrap_or_else(DateTime::now),
+    };
+    match s.ctx.store.append(user, mailbox.to_string(), content, m).await {
+        Ok(placed) => {
+            let code = Code::AppendUid {
+                validity: placed.uidvalidity,
+                uids: SeqSet::from_sorted(&placed.uids),
+            };
+            Done::ok_code(code, "completed")
+        }
+        // RFC 3501 §6.3.11: TRYCREATE when the target does not exist.
+        Err(StoreError::NoSuchMailbox) => Err(CmdError::no_code(Code::TryCreate, "Mailbox does not exist")),
+        Err(e) => Err(e.into()),
+    }
+}

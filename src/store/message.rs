@@ -1,0 +1,556 @@
+//! Messages: append, flags, expunge, copy/move, the per-mailbox change log, SELECT snapshots.
+//!
+//! Every change to a message takes the mailbox's next modseq and moves the message's CHANGES row
+//! to it, so "what changed since modseq M" is one range scan (view sync, CONDSTORE, QRESYNC).
+
+use redb::{ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
+
+use super::blob::{self, Prepared};
+use super::mailbox::{MailboxInfo, get_by_id, get_by_id_w, get_w, lookup, put};
+use super::schema::{
+    CHANGES, MAILBOX_NAMES, MAILBOXES, MESSAGES, MailboxRecord, MessageRecord, USERS, UserRecord, flagbits,
+};
+use super::{Result, Store, StoreError, Tx};
+use crate::proto::types::DateTime;
+
+/// Most distinct keywords per mailbox.
+pub const MAX_KEYWORDS: usize = 128;
+
+/// How STORE combines flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlagOp {
+    Add,
+    Remove,
+    Replace,
+}
+
+/// What SELECT needs: the mailbox and its UIDs in order.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub id: u64,
+    pub rec: MailboxRecord,
+    pub uids: Vec<u32>,
+    /// Sequence number of the first unseen message.
+    pub first_unseen: Option<u32>,
+}
+
+/// One entry of a change scan: a message's latest change.
+#[derive(Debug)]
+pub struct Change {
+    pub modseq: u64,
+    pub uid: u32,
+    /// `None` when the message was expunged.
+    pub msg: Option<MessageRecord>,
+}
+
+/// What happened in a mailbox since a given modseq.
+#[derive(Debug)]
+pub struct ChangeSet {
+    /// `None` when the mailbox no longer exists (deleted).
+    pub rec: Option<MailboxRecord>,
+    pub changes: Vec<Change>,
+}
+
+/// Where a new message goes, and what it carries.
+pub struct NewMessage {
+    pub flags: u8,
+    pub keywords: Vec<String>,
+    pub date: DateTime,
+}
+
+/// Takes the next modseq of a mailbox.
+fn bump(rec: &mut MailboxRecord) -> u64 {
+    rec.highest_modseq += 1;
+    rec.highest_modseq
+}
+
+/// Adds keywords to the mailbox's list; false if the limit would be exceeded.
+fn register_keywords(rec: &mut MailboxRecord, kws: &[String]) -> bool {
+    for k in kws {
+        if !rec.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+            if rec.keywords.len() >= MAX_KEYWORDS {
+                return false;
+            }
+            rec.keywords.push(k.clone());
+        }
+    }
+    true
+}
+
+/// Checks and charges the owner's quota (RFC 9208): refuses before anything is written.
+fn charge(txn: &WriteTransaction, owner: &str, bytes: i64, count: i64) -> Result<()> {
+    let mut users = txn.open_table(USERS)?;
+    let Some(mut u) = users
+        .get(owner)?
+        .map(|v| UserRecord::decode(v.value()))
+        .transpose()?
+    else {
+        return Ok(());
+    };
+    let new_bytes = u.used_storage.saturating_add_signed(bytes);
+    let new_count = u.used_messages.saturating_add_signed(count);
+    if bytes > 0 && u.quota_storage.is_some_and(|q| new_bytes > q) {
+        return Err(StoreError::OverQuota);
+    }
+    if count > 0 && u.quota_messages.is_some_and(|q| new_count > q) {
+        return Err(StoreError::OverQuota);
+    }
+    u.used_storage = new_bytes;
+    u.used_messages = new_count;
+    users.insert(owner, u.encode().as_slice())?;
+    Ok(())
+}
+
+/// Inserts a message row for existing content; assigns uid and modseq, updates counters.
+fn add_row(
+    txn: &WriteTransaction,
+    id: u64,
+    rec: &mut MailboxRecord,
+    blob: u64,
+    size: u64,
+    m: &NewMessage,
+) -> Result<u32> {
+    let uid = rec.uidnext;
+    rec.uidnext = uid
+        .checked_add(1)
+        .ok_or(StoreError::Cannot("UID space exhausted"))?;
+    let modseq = bump(rec);
+    let row = MessageRecord {
+        blob,
+        flags: m.flags,
+        keywords: m.keywords.clone(),
+        internal_date: m.date,
+        size,
+        modseq,
+    };
+    txn.open_table(MESSAGES)?
+        .insert((id, uid), row.encode().as_slice())?;
+    txn.open_table(CHANGES)?.insert((id, modseq), uid)?;
+    rec.messages += 1;
+    rec.size += size;
+    if m.flags & flagbits::SEEN == 0 {
+        rec.unseen += 1;
+    }
+    Ok(uid)
+}
+
+/// Removes a message row, leaving a tombstone in CHANGES; releases its content.
+fn remove_row(
+    txn: &WriteTransaction,
+    id: u64,
+    rec: &mut MailboxRecord,
+    uid: u32,
+    row: &MessageRecord,
+) -> Result<()> {
+    txn.open_table(MESSAGES)?.remove((id, uid))?;
+    let mut changes = txn.open_table(CHANGES)?;
+    changes.remove((id, row.modseq))?;
+    changes.insert((id, bump(rec)), uid)?;
+    rec.messages -= 1;
+    rec.size -= row.size;
+    if !row.has(flagbits::SEEN) {
+        rec.unseen -= 1;
+    }
+    blob::decref(txn, row.blob)
+}
+
+/// Deletes every message and change row of a mailbox (DELETE), refunding quota.
+pub fn remove_all_messages(tx: &mut Tx<'_>, id: u64, rec: &mut MailboxRecord) -> Result<()> {
+    let rows = rows_in(&tx.txn.open_table(MESSAGES)?, id, 1, u32::MAX)?;
+    let mut messages = tx.txn.open_table(MESSAGES)?;
+    for (uid, row) in &rows {
+        messages.remove((id, *uid))?;
+        blob::decref(tx.txn, row.blob)?;
+    }
+    drop(messages);
+    let mut changes = tx.txn.open_table(CHANGES)?;
+    changes.retain_in((id, 0)..=(id, u64::MAX), |_, _| false)?;
+    drop(changes);
+    let bytes: u64 = rows.iter().map(|(_, r)| r.size).sum();
+    charge(tx.txn, &rec.owner, -(bytes as i64), -(rows.len() as i64))?;
+    rec.messages = 0;
+    rec.unseen = 0;
+    rec.size = 0;
+    rec.tombstone_floor = rec.highest_modseq;
+    Ok(())
+}
+
+/// Message rows with `lo <= uid <= hi`.
+fn rows_in(
+    t: &impl ReadableTable<(u64, u32), &'static [u8]>,
+    id: u64,
+    lo: u32,
+    hi: u32,
+) -> Result<Vec<(u32, MessageRecord)>> {
+    let mut out = Vec::new();
+    for r in t.range((id, lo)..=(id, hi))? {
+        let (k, v) = r?;
+        out.push((k.value().1, MessageRecord::decode(v.value())?));
+    }
+    Ok(out)
+}
+
+/// Rows for a sorted list of uid ranges.
+fn rows_for(
+    t: &impl ReadableTable<(u64, u32), &'static [u8]>,
+    id: u64,
+    ranges: &[(u32, u32)],
+) -> Result<Vec<(u32, MessageRecord)>> {
+    let mut out = Vec::new();
+    for &(lo, hi) in ranges {
+        out.extend(rows_in(t, id, lo, hi)?);
+    }
+    Ok(out)
+}
+
+fn selectable(info: Option<MailboxInfo>) -> Result<MailboxInfo> {
+    match info {
+        None => Err(StoreError::NoSuchMailbox),
+        Some(m) if m.rec.noselect => Err(StoreError::Cannot("Mailbox is \\Noselect")),
+        Some(m) => Ok(m),
+    }
+}
+
+/// Turns a sorted uid list into merged ranges.
+pub fn uid_ranges(uids: &[u32]) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for &u in uids {
+        match out.last_mut() {
+            Some(last) if last.1 + 1 == u => last.1 = u,
+            _ => out.push((u, u)),
+        }
+    }
+    out
+}
+
+/// Result of APPEND/COPY/MOVE: the target's UIDVALIDITY and the new UIDs.
+#[derive(Debug)]
+pub struct Placed {
+    pub mailbox: u64,
+    pub uidvalidity: u32,
+    pub src_uids: Vec<u32>,
+    pub uids: Vec<u32>,
+}
+
+impl Store {
+    /// SELECT/EXAMINE snapshot (RFC 3501 §6.3.1).
+    pub async fn snapshot(&self, owner: String, name: String) -> Result<Snapshot> {
+        self.read(move |rtx| {
+            let info = selectable(lookup(
+                &rtx.open_table(MAILBOX_NAMES)?,
+                &rtx.open_table(MAILBOXES)?,
+                &owner,
+                &name,
+            )?)?;
+            let msgs = rtx.open_table(MESSAGES)?;
+            let mut uids = Vec::with_capacity(info.rec.messages as usize);
+            let mut first_unseen = None;
+            for r in msgs.range((info.id, 0)..=(info.id, u32::MAX))? {
+                let (k, v) = r?;
+                uids.push(k.value().1);
+                if first_unseen.is_none() && !MessageRecord::decode(v.value())?.has(flagbits::SEEN) {
+                    first_unseen = Some(uids.len() as u32);
+                }
+            }
+            Ok(Snapshot {
+                id: info.id,
+                rec: info.rec,
+                uids,
+                first_unseen,
+            })
+        })
+        .await
+    }
+
+    /// Marks every uid below `uid` as no longer \Recent (persisted so a restart keeps it).
+    pub async fn claim_recent(&self, mailbox: u64, uid: u32) -> Result<()> {
+        self.write(move |tx| {
+            if let Some(mut rec) = get_by_id_w(tx.txn, mailbox)? {
+                if rec.first_recent_uid < uid {
+                    rec.first_recent_uid = uid;
+                    put(tx.txn, mailbox, &rec)?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// RFC 3501 §6.3.11 APPEND (and delivery): stores prepared content in `owner`'s `name`.
+    pub async fn append(
+        &self,
+        owner: String,
+        name: String,
+        content: Prepared,
+        m: NewMessage,
+    ) -> Result<Placed> {
+        self.write(move |tx| {
+            let info = selectable(get_w(tx.txn, &owner, &name)?)?;
+            let mut rec = info.rec;
+            if !register_keywords(&mut rec, &m.keywords) {
+                return Err(StoreError::Cannot("Too many keywords in this mailbox"));
+            }
+            if rec.uidnext == u32::MAX {
+                return Err(StoreError::Cannot("UID space exhausted"));
+            }
+            charge(tx.txn, &owner, content.size as i64, 1)?;
+            let blob = blob::insert(tx.txn, &content)?;
+            let uid = add_row(tx.txn, info.id, &mut rec, blob, content.size, &m)?;
+            put(tx.txn, info.id, &rec)?;
+            tx.touch(info.id);
+            Ok(Placed {
+                mailbox: info.id,
+                uidvalidity: rec.uidvalidity,
+                src_uids: vec![],
+                uids: vec![uid],
+            })
+        })
+        .await
+    }
+
+    /// Changes with modseq > `since`, oldest first, plus the current mailbox record.
+    pub async fn changes_since(&self, mailbox: u64, since: u64) -> Result<ChangeSet> {
+        self.read(move |rtx| changes_since(rtx, mailbox, since)).await
+    }
+
+    /// RFC 3501 §6.4.6 STORE on the given uids. Returns every affected row (changed or not)
+    /// and the modseqs this call assigned.
+    pub async fn store_flags(
+        &self,
+        mailbox: u64,
+        uids: Vec<(u32, u32)>,
+        op: FlagOp,
+        bits: u8,
+        keywords: Vec<String>,
+    ) -> Result<(Vec<(u32, MessageRecord)>, Vec<u64>)> {
+        self.write(move |tx| {
+            let mut rec = get_by_id_w(tx.txn, mailbox)?.ok_or(StoreError::NoSuchMailbox)?;
+            if op != FlagOp::Remove && !register_keywords(&mut rec, &keywords) {
+                return Err(StoreError::Cannot("Too many keywords in this mailbox"));
+            }
+            let rows = rows_for(&tx.txn.open_table(MESSAGES)?, mailbox, &uids)?;
+            let mut msgs = tx.txn.open_table(MESSAGES)?;
+            let mut changes = tx.txn.open_table(CHANGES)?;
+            let mut out = Vec::with_capacity(rows.len());
+            let mut assigned = Vec::new();
+            for (uid, mut row) in rows {
+                let old = (row.flags, row.keywords.clone());
+                match op {
+                    FlagOp::Add => {
+                        row.flags |= bits;
+                        for k in &keywords {
+                            if !row.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                                row.keywords.push(k.clone());
+                            }
+                        }
+                    }
+                    FlagOp::Remove => {
+                        row.flags &= !bits;
+                        row.keywords
+                            .retain(|x| !keywords.iter().any(|k| k.eq_ignore_ascii_case(x)));
+                    }
+                    FlagOp::Replace => {
+                        row.flags = bits;
+                        row.keywords = keywords.clone();
+                    }
+                }
+                if (row.flags, &row.keywords) != (old.0, &old.1) {
+                    let was_seen = old.0 & flagbits::SEEN != 0;
+                    match (was_seen, row.has(flagbits::SEEN)) {
+                        (false, true) => rec.unseen -= 1,
+                        (true, false) => rec.unseen += 1,
+                        _ => {}
+                    }
+                    changes.remove((mailbox, row.modseq))?;
+                    row.modseq = bump(&mut rec);
+                    changes.insert((mailbox, row.modseq), uid)?;
+                    msgs.insert((mailbox, uid), row.encode().as_slice())?;
+                    assigned.push(row.modseq);
+                }
+                out.push((uid, row));
+            }
+            drop((msgs, changes));
+            if !assigned.is_empty() {
+                put(tx.txn, mailbox, &rec)?;
+                tx.touch(mailbox);
+            }
+            Ok((out, assigned))
+        })
+        .await
+    }
+
+    /// RFC 3501 §6.4.3 EXPUNGE / RFC 4315 UID EXPUNGE: removes `\Deleted` messages (only those
+    /// in `only`, when given). Returns the removed uids and the modseqs assigned.
+    pub async fn expunge(&self, mailbox: u64, only: Option<Vec<(u32, u32)>>) -> Result<(Vec<u32>, Vec<u64>)> {
+        self.write(move |tx| {
+            let mut rec = get_by_id_w(tx.txn, mailbox)?.ok_or(StoreError::NoSuchMailbox)?;
+            let ranges = only.unwrap_or_else(|| vec![(1, u32::MAX)]);
+            let rows = rows_for(&tx.txn.open_table(MESSAGES)?, mailbox, &ranges)?;
+            let mut gone = Vec::new();
+            let mut assigned = Vec::new();
+            let mut bytes = 0;
+            for (uid, row) in rows.iter().filter(|(_, r)| r.has(flagbits::DELETED)) {
+                remove_row(tx.txn, mailbox, &mut rec, *uid, row)?;
+                assigned.push(rec.highest_modseq);
+                bytes += row.size;
+                gone.push(*uid);
+            }
+            if !gone.is_empty() {
+                charge(tx.txn, &rec.owner, -(bytes as i64), -(gone.len() as i64))?;
+                put(tx.txn, mailbox, &rec)?;
+                tx.touch(mailbox);
+            }
+            Ok((gone, assigned))
+        })
+        .await
+    }
+
+    /// RFC 3501 §6.4.7 COPY and RFC 6851 MOVE from `src` (uid ranges) into `owner`'s `dst`.
+    /// Content is shared, not duplicated. For MOVE, also returns the modseqs of the source
+    /// expunges.
+    pub async fn copy(
+        &self,
+        src: u64,
+        uids: Vec<(u32, u32)>,
+        owner: String,
+        dst: String,
+        is_move: bool,
+    ) -> Result<(Placed, Vec<u64>)> {
+        self.write(move |tx| {
+            let target = selectable(get_w(tx.txn, &owner, &dst)?)?;
+            let mut src_rec = get_by_id_w(tx.txn, src)?.ok_or(StoreError::NoSuchMailbox)?;
+            let rows = rows_for(&tx.txn.open_table(MESSAGES)?, src, &uids)?;
+            let same = target.id == src;
+            let mut trec = if same { src_rec.clone() } else { target.rec };
+            let kws: Vec<String> = rows
+                .iter()
+                .flat_map(|(_, r)| r.keywords.iter().cloned())
+                .collect();
+            if !register_keywords(&mut trec, &kws) {
+                return Err(StoreError::Cannot("Too many keywords in the target mailbox"));
+            }
+            if u64::from(trec.uidnext) + rows.len() as u64 >= u64::from(u32::MAX) {
+                return Err(StoreError::Cannot("UID space exhausted"));
+            }
+            let bytes: u64 = rows.iter().map(|(_, r)| r.size).sum();
+            // A move within one owner changes no usage; a copy adds.
+            let cross_owner = trec.owner != src_rec.owner;
+            if !is_move || cross_owner {
+                charge(tx.txn, &trec.owner, bytes as i64, rows.len() as i64)?;
+            }
+            let mut placed = Placed {
+                mailbox: target.id,
+                uidvalidity: trec.uidvalidity,
+                src_uids: vec![],
+                uids: vec![],
+            };
+            for (uid, row) in &rows {
+                blob::incref(tx.txn, row.blob, 1)?;
+                let m = NewMessage {
+                    flags: row.flags,
+                    keywords: row.keywords.clone(),
+                    date: row.internal_date,
+                };
+                let new_uid = add_row(tx.txn, target.id, &mut trec, row.blob, row.size, &m)?;
+                placed.src_uids.push(*uid);
+                placed.uids.push(new_uid);
+            }
+            let mut assigned = Vec::new();
+            if is_move {
+                let srec = if same { &mut trec } else { &mut src_rec };
+                for (uid, row) in &rows {
+                    remove_row(tx.txn, src, srec, *uid, row)?;
+                    assigned.push(srec.highest_modseq);
+                }
+                if cross_owner {
+                    let owner = srec.owner.clone();
+                    charge(tx.txn, &owner, -(bytes as i64), -(rows.len() as i64))?;
+                }
+            }
+            put(tx.txn, target.id, &trec)?;
+            tx.touch(target.id);
+            if is_move && !same {
+                put(tx.txn, src, &src_rec)?;
+                tx.touch(src);
+            }
+            Ok((placed, assigned))
+        })
+        .await
+    }
+}
+
+/// See [`Store::changes_since`].
+pub fn changes_since(rtx: &ReadTransaction, mailbox: u64, since: u64) -> Result<ChangeSet> {
+    let Some(rec) = get_by_id(rtx, mailbox)? else {
+        return Ok(ChangeSet {
+            rec: None,
+            changes: vec![],
+        });
+    };
+    let changes = rtx.open_table(CHANGES)?;
+    let msgs = rtx.open_table(MESSAGES)?;
+    let mut out = Vec::new();
+    for r in changes.range((mailbox, since.saturating_add(1))..=(mailbox, u64::MAX))? {
+        let (k, v) = r?;
+        let uid = v.value();
+        let msg = msgs
+            .get((mailbox, uid))?
+            .map(|m| MessageRecord::decode(m.value()))
+            .transpose()?;
+        out.push(Change {
+            modseq: k.value().1,
+            uid,
+            msg,
+        });
+    }
+    Ok(ChangeSet {
+        rec: Some(rec),
+        changes: out,
+    })
+}
+
+impl Store {
+    /// Number of messages with uid >= `from` (STATUS RECENT).
+    pub async fn count_from(&self, mailbox: u64, from: u32) -> Result<u32> {
+        self.read(move |rtx| {
+            let t = rtx.open_table(MESSAGES)?;
+            let mut n = 0;
+            for r in t.range((mailbox, from.max(1))..=(mailbox, u32::MAX))? {
+                r?;
+                n += 1;
+            }
+            Ok(n)
+        })
+        .await
+    }
+
+    /// A consistent read snapshot for a whole command (FETCH streams message bytes from it,
+    /// so content cannot vanish under a literal whose length is already sent).
+    pub async fn snapshot_txn(&self) -> Result<std::sync::Arc<ReadTransaction>> {
+        let db = self.db.clone();
+        smol::unblock(move || Ok(std::sync::Arc::new(db.begin_read()?))).await
+    }
+}
+
+/// Rows and content records for the given uids, read from one snapshot.
+pub fn rows_with_blobs(
+    rtx: &ReadTransaction,
+    mailbox: u64,
+    uids: &[u32],
+) -> Result<Vec<(u32, MessageRecord, super::schema::BlobRecord)>> {
+    let msgs = rtx.open_table(MESSAGES)?;
+    let blobs = rtx.open_table(super::schema::BLOBS)?;
+    let mut out = Vec::with_capacity(uids.len());
+    for &uid in uids {
+        let Some(v) = msgs.get((mailbox, uid))? else {
+            continue;
+        };
+        let row = MessageRecord::decode(v.value())?;
+        let b = blobs
+            .get(row.blob)?
+            .ok_or(StoreError::Internal("missing blob".into()))?;
+        let b = super::schema::BlobRecord::decode(b.value())?;
+        out.push((uid, row, b));
+    }
+    Ok(out)
+}

@@ -1,0 +1,149 @@
+//! Accounts: names, password hashes, quota counters.
+
+use redb::ReadableTable;
+
+use super::mailbox::create_in;
+use super::schema::{SUBSCRIPTIONS, USERS, UserRecord};
+use super::{Result, Store, StoreError};
+
+/// Mailboxes every new account gets, with their RFC 6154 special-use attribute.
+pub const DEFAULT_MAILBOXES: [(&str, &str); 6] = [
+    ("INBOX", ""),
+    ("Drafts", "\\Drafts"),
+    ("Sent", "\\Sent"),
+    ("Trash", "\\Trash"),
+    ("Junk", "\\Junk"),
+    ("Archive", "\\Archive"),
+];
+
+/// Canonical form of a user name: lower case; letters, digits and `._-+@`; 1 to 64 chars.
+pub fn canonical_name(name: &str) -> std::result::Result<String, &'static str> {
+    let n = name.trim().to_lowercase();
+    if n.is_empty() || n.len() > 64 {
+        return Err("user name must be 1 to 64 characters");
+    }
+    if !n
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-+@".contains(c))
+    {
+        return Err("user name may contain only letters, digits and . _ - + @");
+    }
+    if matches!(n.as_str(), "anyone" | "authenticated") || n.starts_with('-') {
+        return Err("user name is reserved");
+    }
+    Ok(n)
+}
+
+impl Store {
+    /// Creates an account with its default mailboxes, all subscribed.
+    pub async fn user_add(&self, name: String, password_hash: String) -> Result<()> {
+        self.write(move |tx| {
+            let mut users = tx.txn.open_table(USERS)?;
+            if users.get(name.as_str())?.is_some() {
+                return Err(StoreError::UserExists);
+            }
+            let rec = UserRecord {
+                password_hash,
+                quota_storage: None,
+                quota_messages: None,
+                used_storage: 0,
+                used_messages: 0,
+            };
+            users.insert(name.as_str(), rec.encode().as_slice())?;
+            drop(users);
+            let mut subs = tx.txn.open_table(SUBSCRIPTIONS)?;
+            for (mbox, _) in DEFAULT_MAILBOXES {
+                subs.insert((name.as_str(), mbox), ())?;
+            }
+            drop(subs);
+            for (mbox, special) in DEFAULT_MAILBOXES {
+                create_in(tx, &name, mbox, special)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Replaces an account's password hash.
+    pub async fn user_passwd(&self, name: String, password_hash: String) -> Result<()> {
+        self.write(move |tx| {
+            let mut users = tx.txn.open_table(USERS)?;
+            let mut rec = match users.get(name.as_str())? {
+                Some(v) => UserRecord::decode(v.value())?,
+                None => return Err(StoreError::NoSuchUser),
+            };
+            rec.password_hash = password_hash;
+            users.insert(name.as_str(), rec.encode().as_slice())?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Deletes an account with all its mailboxes and messages.
+    pub async fn user_del(&self, name: String) -> Result<()> {
+        self.write(move |tx| {
+            if tx.txn.open_table(USERS)?.get(name.as_str())?.is_none() {
+                return Err(StoreError::NoSuchUser);
+            }
+            super::mailbox::delete_all_of(tx, &name)?;
+            let mut subs = tx.txn.open_table(SUBSCRIPTIONS)?;
+            let keys: Vec<String> = subs
+                .range((name.as_str(), "")..)?
+                .map_while(|r| r.ok())
+                .map(|(k, _)| {
+                    let (u, m) = k.value();
+                    (u.to_string(), m.to_string())
+                })
+                .take_while(|(u, _)| *u == name)
+                .map(|(_, m)| m)
+                .collect();
+            for k in keys {
+                subs.remove((name.as_str(), k.as_str()))?;
+            }
+            drop(subs);
+            tx.txn.open_table(USERS)?.remove(name.as_str())?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// All account names, sorted.
+    pub async fn user_list(&self) -> Result<Vec<String>> {
+        self.read(|rtx| {
+            let users = rtx.open_table(USERS)?;
+            let mut out = Vec::new();
+            for r in users.iter()? {
+                out.push(r?.0.value().to_string());
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// One account's record.
+    pub async fn user_get(&self, name: String) -> Result<Option<UserRecord>> {
+        self.read(move |rtx| {
+            let users = rtx.open_table(USERS)?;
+            Ok(users
+                .get(name.as_str())?
+                .map(|v| UserRecord::decode(v.value()))
+                .transpose()?)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(canonical_name(" Alice ").unwrap(), "alice");
+        assert_eq!(canonical_name("a.b+c@example.org").unwrap(), "a.b+c@example.org");
+        assert!(canonical_name("a b").is_err());
+        assert!(canonical_name("").is_err());
+        assert!(canonical_name("anyone").is_err());
+        assert!(canonical_name("a/b").is_err());
+    }
+}
