@@ -50,7 +50,9 @@ impl Request {
                 name: n.to_string(),
                 hash: h.to_string(),
             },
-            ["user-del", n] => Request::UserDel { name: n.to_string() },
+            ["user-del", n] => Request::UserDel {
+                name: n.to_string(),
+            },
             ["user-list"] => Request::UserList,
             _ => return None,
         })
@@ -111,7 +113,9 @@ pub async fn serve_control(listener: smol::Async<std::os::unix::net::UnixListene
 }
 
 /// Binds the control socket with owner-only permissions.
-pub fn bind_control(data_dir: &Path) -> std::io::Result<smol::Async<std::os::unix::net::UnixListener>> {
+pub fn bind_control(
+    data_dir: &Path,
+) -> std::io::Result<smol::Async<std::os::unix::net::UnixListener>> {
     use std::os::unix::fs::PermissionsExt;
     let path = config::control_path(data_dir);
     let _ = std::fs::remove_file(&path);
@@ -141,12 +145,14 @@ pub fn run_request(data_dir: &Path, req: Request) -> Result<String, String> {
         return r;
     }
     prepare_data_dir(data_dir)?;
-    let store = Store::open(&config::db_path(data_dir), 4 << 20, Hub::new()).map_err(|e| match e {
-        StoreError::Locked => {
-            "the database is in use, but the running server's control socket does not answer".to_string()
-        }
-        e => e.to_string(),
-    })?;
+    let store =
+        Store::open(&config::db_path(data_dir), 4 << 20, Hub::new()).map_err(|e| match e {
+            StoreError::Locked => {
+                "the database is in use, but the running server's control socket does not answer"
+                    .to_string()
+            }
+            e => e.to_string(),
+        })?;
     smol::block_on(execute(&store, req))
 }
 
@@ -181,7 +187,10 @@ fn read_password() -> Result<Vec<u8>, String> {
         eprintln!();
         r.map_err(|e| e.to_string())?;
     } else {
-        stdin.lock().read_line(&mut line).map_err(|e| e.to_string())?;
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
     }
     let pw = line.trim_end_matches(['\r', '\n']);
     if pw.is_empty() {

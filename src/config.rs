@@ -53,7 +53,9 @@ impl Config {
         if self.imap.is_empty() {
             return Err("at least one --imap address is needed".into());
         }
-        if self.idle_timeout < Duration::from_secs(1) || self.preauth_timeout < Duration::from_secs(1) {
+        if self.idle_timeout < Duration::from_secs(1)
+            || self.preauth_timeout < Duration::from_secs(1)
+        {
             return Err("timeouts must be at least one second".into());
         }
         if self.max_line < 1024 {

@@ -55,8 +55,12 @@ impl From<ParseError> for CmdError {
 impl From<StoreError> for CmdError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NoSuchMailbox => CmdError::no_code(Code::NonExistent, "Mailbox does not exist"),
-            StoreError::MailboxExists => CmdError::no_code(Code::AlreadyExists, "Mailbox already exists"),
+            StoreError::NoSuchMailbox => {
+                CmdError::no_code(Code::NonExistent, "Mailbox does not exist")
+            }
+            StoreError::MailboxExists => {
+                CmdError::no_code(Code::AlreadyExists, "Mailbox already exists")
+            }
             StoreError::Cannot(t) => CmdError::no_code(Code::Cannot, t),
             StoreError::NoSuchUser => CmdError::no("No such user"),
             StoreError::UserExists => CmdError::no_code(Code::AlreadyExists, "User already exists"),

@@ -23,7 +23,11 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli: cli::Cli = argh::from_env();
     if cli.version {
-        println!("postfach {} ({})", env!("CARGO_PKG_VERSION"), target_triple());
+        println!(
+            "postfach {} ({})",
+            env!("CARGO_PKG_VERSION"),
+            target_triple()
+        );
         return ExitCode::SUCCESS;
     }
     let result = match cli.command {

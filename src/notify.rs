@@ -43,7 +43,11 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let mut w = self.hub.watchers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut w = self
+            .hub
+            .watchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(list) = w.get_mut(&self.mailbox) {
             list.retain(|(id, _)| *id != self.id);
             if list.is_empty() {

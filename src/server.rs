@@ -74,14 +74,16 @@ fn build_config(s: Serve) -> Result<Config, String> {
 pub fn run(s: Serve) -> Result<(), String> {
     let config = build_config(s)?;
     admin::prepare_data_dir(&config.data_dir)?;
-    let store = Store::open(&config.db_path(), config.cache_bytes, Hub::new()).map_err(|e| match e {
-        StoreError::Locked => format!(
-            "{} is in use by another postfach process",
-            config.db_path().display()
-        ),
-        e => e.to_string(),
-    })?;
-    let control = admin::bind_control(&config.data_dir).map_err(|e| format!("control socket: {e}"))?;
+    let store =
+        Store::open(&config.db_path(), config.cache_bytes, Hub::new()).map_err(|e| match e {
+            StoreError::Locked => format!(
+                "{} is in use by another postfach process",
+                config.db_path().display()
+            ),
+            e => e.to_string(),
+        })?;
+    let control =
+        admin::bind_control(&config.data_dir).map_err(|e| format!("control socket: {e}"))?;
     let mut listeners = Vec::new();
     for addr in &config.imap {
         let l = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;

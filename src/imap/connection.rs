@@ -71,7 +71,9 @@ impl Connection {
                 Frame::Incomplete => {}
                 Frame::Continue { .. } => {
                     // RFC 3501 §7.5: go ahead with the literal.
-                    self.out.bytes.extend_from_slice(b"+ Ready for literal data\r\n");
+                    self.out
+                        .bytes
+                        .extend_from_slice(b"+ Ready for literal data\r\n");
                     self.flush_plain().await?;
                 }
                 Frame::Command { len } => {

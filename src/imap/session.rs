@@ -83,7 +83,10 @@ pub async fn serve(stream: Box<dyn Io>, peer: SocketAddr, ctx: Arc<Ctx>) {
 }
 
 /// Waits for `fut` at most `d`.
-pub async fn timeout<T>(d: std::time::Duration, fut: impl std::future::Future<Output = T>) -> Option<T> {
+pub async fn timeout<T>(
+    d: std::time::Duration,
+    fut: impl std::future::Future<Output = T>,
+) -> Option<T> {
     async { Some(fut.await) }
         .or(async {
             smol::Timer::after(d).await;
@@ -101,7 +104,8 @@ impl Session {
                 self.ctx.config.preauth_timeout
             };
             let Some(input) = timeout(limit, self.conn.read_command()).await else {
-                self.conn.queue(Status::bye("Autologout; idle for too long"));
+                self.conn
+                    .queue(Status::bye("Autologout; idle for too long"));
                 return self.conn.flush_plain().await;
             };
             match input? {

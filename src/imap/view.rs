@@ -291,7 +291,9 @@ mod tests {
     }
 
     fn lines(s: Synced) -> Vec<String> {
-        let Synced::Responses(r) = s else { panic!("gone") };
+        let Synced::Responses(r) = s else {
+            panic!("gone")
+        };
         r.iter()
             .map(|r: &Response| {
                 let mut o = crate::proto::response::Output::default();
@@ -309,8 +311,14 @@ mod tests {
             v.seqs_to_uids(&s(SeqNum::Value(2), SeqNum::Star)).unwrap(),
             vec![5, 9]
         );
-        assert!(v.seqs_to_uids(&s(SeqNum::Value(4), SeqNum::Value(4))).is_err());
-        assert_eq!(v.uid_set(&s(SeqNum::Value(4), SeqNum::Value(9))), vec![5, 9]);
+        assert!(
+            v.seqs_to_uids(&s(SeqNum::Value(4), SeqNum::Value(4)))
+                .is_err()
+        );
+        assert_eq!(
+            v.uid_set(&s(SeqNum::Value(4), SeqNum::Value(9))),
+            vec![5, 9]
+        );
         assert_eq!(v.uid_set(&s(SeqNum::Value(20), SeqNum::Star)), vec![9]);
         assert_eq!(
             v.uid_set(&s(SeqNum::Value(10), SeqNum::Value(12))),
@@ -359,7 +367,11 @@ mod tests {
         let out = lines(v.apply(set(ch), true, true, |_| true));
         assert_eq!(
             out,
-            vec!["* 2 FETCH (UID 2 FLAGS (\\Flagged))", "* 3 EXISTS", "* 1 RECENT"]
+            vec![
+                "* 2 FETCH (UID 2 FLAGS (\\Flagged))",
+                "* 3 EXISTS",
+                "* 1 RECENT"
+            ]
         );
         assert_eq!(v.modseq, 13);
         assert!(v.is_recent(5));

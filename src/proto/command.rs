@@ -128,8 +128,12 @@ impl CommandBody {
             StartTls => "STARTTLS",
             Login { .. } => "LOGIN",
             Authenticate { .. } => "AUTHENTICATE",
-            Select { read_only: false, .. } => "SELECT",
-            Select { read_only: true, .. } => "EXAMINE",
+            Select {
+                read_only: false, ..
+            } => "SELECT",
+            Select {
+                read_only: true, ..
+            } => "EXAMINE",
             Create { .. } => "CREATE",
             Delete { .. } => "DELETE",
             Rename { .. } => "RENAME",
@@ -446,7 +450,9 @@ fn parse_id(p: &mut Parser<'_>) -> PResult<Option<Vec<(String, Option<String>)>>
         }
         let k = String::from_utf8_lossy(&p.string()?).into_owned();
         p.sp()?;
-        let v = p.nstring()?.map(|v| String::from_utf8_lossy(&v).into_owned());
+        let v = p
+            .nstring()?
+            .map(|v| String::from_utf8_lossy(&v).into_owned());
         if pairs.len() < 30 {
             pairs.push((k, v));
         }
@@ -468,7 +474,10 @@ mod tests {
         let CommandBody::Login { user, password } = body("a LOGIN alice \"p w\"\r\n") else {
             panic!()
         };
-        assert_eq!((user.as_str(), password.as_slice()), ("alice", b"p w".as_slice()));
+        assert_eq!(
+            (user.as_str(), password.as_slice()),
+            ("alice", b"p w".as_slice())
+        );
         let CommandBody::Append {
             mailbox,
             flags,
@@ -507,7 +516,10 @@ mod tests {
         assert!(matches!(body("a ID NIL\r\n"), CommandBody::Id(None)));
         assert!(matches!(
             body("a AUTHENTICATE plain AGFsaWNlAHB3\r\n"),
-            CommandBody::Authenticate { initial: Some(_), .. }
+            CommandBody::Authenticate {
+                initial: Some(_),
+                ..
+            }
         ));
     }
 

@@ -53,7 +53,10 @@ pub fn nstring(out: &mut Vec<u8>, s: Option<&[u8]>) {
 /// `astring = 1*ASTRING-CHAR / string`: an atom when every byte allows it (and it is not the
 /// word NIL, which a client would read as nil in nstring positions), else a string.
 pub fn astring(out: &mut Vec<u8>, s: &[u8]) {
-    if !s.is_empty() && !s.eq_ignore_ascii_case(b"NIL") && s.iter().all(|&b| is_atom_char(b) || b == b']') {
+    if !s.is_empty()
+        && !s.eq_ignore_ascii_case(b"NIL")
+        && s.iter().all(|&b| is_atom_char(b) || b == b']')
+    {
         out.extend_from_slice(s);
     } else {
         string(out, s);

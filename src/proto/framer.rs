@@ -28,7 +28,10 @@ pub enum Frame {
     Command { len: usize },
     /// A synchronising literal over the limit: answer `tag NO [TOOBIG]`, drop `buf[..consumed]`
     /// and reset. The client sends no literal data, so the stream stays in sync.
-    LiteralTooBig { tag: Option<String>, consumed: usize },
+    LiteralTooBig {
+        tag: Option<String>,
+        consumed: usize,
+    },
     /// A line over the limit, or a non-synchronising literal over the limit: the stream cannot be
     /// resynchronised, so answer `BYE` and close.
     Fatal {
@@ -74,7 +77,8 @@ impl Framer {
     /// Number of bytes of `buf` that belong to the command being framed but are still missing;
     /// lets the reader size its reads for large literals.
     pub fn literal_missing(&self, buf_len: usize) -> usize {
-        self.literal_end.map_or(0, |end| end.saturating_sub(buf_len))
+        self.literal_end
+            .map_or(0, |end| end.saturating_sub(buf_len))
     }
 
     /// Scans `buf` (the bytes of the current command received so far, starting at its first byte).
@@ -162,8 +166,12 @@ pub fn literal_at_end(line: &[u8]) -> Option<(u64, bool)> {
 pub fn tag_of(buf: &[u8]) -> Option<String> {
     let end = buf.iter().position(|&b| b == b' ')?;
     let tag = &buf[..end];
-    (!tag.is_empty() && tag.len() <= 64 && tag.iter().all(|&b| super::encode::is_atom_char(b) && b != b'+'))
-        .then(|| String::from_utf8_lossy(tag).into_owned())
+    (!tag.is_empty()
+        && tag.len() <= 64
+        && tag
+            .iter()
+            .all(|&b| super::encode::is_atom_char(b) && b != b'+'))
+    .then(|| String::from_utf8_lossy(tag).into_owned())
 }
 
 #[cfg(test)]

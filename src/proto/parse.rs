@@ -58,7 +58,8 @@ impl<'a> Parser<'a> {
 
     /// `SP`.
     pub fn sp(&mut self) -> PResult<()> {
-        self.expect(b' ').map_err(|_| ParseError::new("Missing argument"))
+        self.expect(b' ')
+            .map_err(|_| ParseError::new("Missing argument"))
     }
 
     /// Ends the command: nothing but CRLF may follow.
@@ -199,7 +200,9 @@ impl<'a> Parser<'a> {
         let rest = &self.buf[self.pos..];
         rest.len() >= w.len()
             && rest[..w.len()].eq_ignore_ascii_case(w.as_bytes())
-            && rest.get(w.len()).is_none_or(|&b| !super::encode::is_atom_char(b))
+            && rest
+                .get(w.len())
+                .is_none_or(|&b| !super::encode::is_atom_char(b))
     }
 
     /// `mailbox = "INBOX" / astring`, decoded from modified UTF-7 and validated.
@@ -215,8 +218,9 @@ impl<'a> Parser<'a> {
         let raw = match self.peek() {
             Some(b'"' | b'{') => self.string()?,
             _ => {
-                let a =
-                    self.take_while(|b| super::encode::is_atom_char(b) || matches!(b, b'%' | b'*' | b']'));
+                let a = self.take_while(|b| {
+                    super::encode::is_atom_char(b) || matches!(b, b'%' | b'*' | b']')
+                });
                 if a.is_empty() {
                     return Err(ParseError::new("Expected a mailbox pattern"));
                 }
@@ -307,7 +311,10 @@ impl<'a> Parser<'a> {
     }
 
     /// A parenthesised list of items parsed by `item`, separated by SP.
-    pub fn paren_list<T>(&mut self, mut item: impl FnMut(&mut Self) -> PResult<T>) -> PResult<Vec<T>> {
+    pub fn paren_list<T>(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> PResult<T>,
+    ) -> PResult<Vec<T>> {
         self.expect(b'(')?;
         let mut out = Vec::new();
         if self.eat(b')') {

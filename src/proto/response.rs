@@ -54,8 +54,15 @@ pub enum Code {
     UidNext(u32),
     UidValidity(u32),
     Unseen(u32),
-    AppendUid { validity: u32, uids: SeqSet },
-    CopyUid { validity: u32, src: SeqSet, dst: SeqSet },
+    AppendUid {
+        validity: u32,
+        uids: SeqSet,
+    },
+    CopyUid {
+        validity: u32,
+        src: SeqSet,
+        dst: SeqSet,
+    },
     Unavailable,
     AuthenticationFailed,
     AuthorizationFailed,
@@ -334,7 +341,11 @@ impl Status {
             code.encode(out);
         }
         // resp-text must not be empty and must not contain CR/LF.
-        let text: String = self.text.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+        let text: String = self
+            .text
+            .chars()
+            .filter(|c| *c != '\r' && *c != '\n')
+            .collect();
         out.extend_from_slice(if text.is_empty() { "done" } else { &text }.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
@@ -352,7 +363,9 @@ impl FetchItem {
             FetchItem::InternalDate(d) => {
                 out.extend_from_slice(format!("INTERNALDATE \"{}\"", d.format()).as_bytes());
             }
-            FetchItem::Rfc822Size(s) => out.extend_from_slice(format!("RFC822.SIZE {s}").as_bytes()),
+            FetchItem::Rfc822Size(s) => {
+                out.extend_from_slice(format!("RFC822.SIZE {s}").as_bytes())
+            }
             FetchItem::ModSeq(m) => out.extend_from_slice(format!("MODSEQ ({m})").as_bytes()),
             FetchItem::Rendered { name, wire } => {
                 out.extend_from_slice(name.as_bytes());
@@ -415,7 +428,10 @@ impl Data {
                 out.extend_from_slice(b") \"/\" ");
                 mailbox(out, name);
             }
-            Data::Status { mailbox: name, items } => {
+            Data::Status {
+                mailbox: name,
+                items,
+            } => {
                 out.extend_from_slice(b"STATUS ");
                 mailbox(out, name);
                 out.extend_from_slice(b" (");
@@ -588,16 +604,20 @@ mod tests {
             "* OK [PERMANENTFLAGS (\\Deleted \\Seen \\*)] Limited\r\n"
         );
         assert_eq!(
-            enc(Status::ok("SELECT completed").tag("A142").code(Code::ReadWrite)),
+            enc(Status::ok("SELECT completed")
+                .tag("A142")
+                .code(Code::ReadWrite)),
             "A142 OK [READ-WRITE] SELECT completed\r\n"
         );
         // RFC 4315 §3 APPENDUID.
         let uids = SeqSet(vec![(SeqNum::Value(4392), SeqNum::Value(4392))]);
         assert_eq!(
-            enc(Status::ok("APPEND completed").tag("A003").code(Code::AppendUid {
-                validity: 38505,
-                uids
-            })),
+            enc(Status::ok("APPEND completed")
+                .tag("A003")
+                .code(Code::AppendUid {
+                    validity: 38505,
+                    uids
+                })),
             "A003 OK [APPENDUID 38505 4392] APPEND completed\r\n"
         );
         assert_eq!(

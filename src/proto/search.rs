@@ -170,7 +170,11 @@ fn search_key(p: &mut Parser<'_>, depth: u32) -> PResult<SearchKey> {
         "KEYWORD" | "UNKEYWORD" => {
             p.sp()?;
             let k = p.atom()?.to_string();
-            if kw == "KEYWORD" { Keyword(k) } else { Unkeyword(k) }
+            if kw == "KEYWORD" {
+                Keyword(k)
+            } else {
+                Unkeyword(k)
+            }
         }
         "BCC" => Bcc(text(p)?),
         "CC" => Cc(text(p)?),
@@ -241,7 +245,9 @@ mod tests {
     fn keys() {
         let p = parse(" CHARSET utf-8 OR FROM alice NOT (SEEN LARGER 100) 1:5 UID $").unwrap();
         assert_eq!(p.charset.as_deref(), Some("UTF-8"));
-        let SearchKey::And(keys) = p.key else { panic!() };
+        let SearchKey::And(keys) = p.key else {
+            panic!()
+        };
         assert_eq!(keys.len(), 3);
         assert!(matches!(keys[0], SearchKey::Or(..)));
         assert_eq!(keys[2], SearchKey::Uid(Sequence::Saved));

@@ -147,7 +147,9 @@ impl MailboxName {
         if name.split('/').any(str::is_empty) {
             return Err("Mailbox name has an empty hierarchy level");
         }
-        let (first, rest) = name.split_once('/').map_or((name, None), |(a, b)| (a, Some(b)));
+        let (first, rest) = name
+            .split_once('/')
+            .map_or((name, None), |(a, b)| (a, Some(b)));
         if first.eq_ignore_ascii_case("INBOX") {
             return Ok(MailboxName(match rest {
                 Some(r) => format!("INBOX/{r}"),

@@ -21,7 +21,8 @@ pub struct Prepared {
 /// equal the octets FETCH sends.
 pub fn normalize_crlf(raw: Vec<u8>) -> Vec<u8> {
     let needs = raw.iter().enumerate().any(|(i, &b)| {
-        (b == b'\n' && (i == 0 || raw[i - 1] != b'\r')) || (b == b'\r' && raw.get(i + 1) != Some(&b'\n'))
+        (b == b'\n' && (i == 0 || raw[i - 1] != b'\r'))
+            || (b == b'\r' && raw.get(i + 1) != Some(&b'\n'))
     });
     if !needs {
         return raw;
@@ -163,7 +164,10 @@ mod tests {
 
     #[test]
     fn crlf_normalisation() {
-        assert_eq!(normalize_crlf(b"a\nb\r\nc\rd".to_vec()), b"a\r\nb\r\nc\r\nd");
+        assert_eq!(
+            normalize_crlf(b"a\nb\r\nc\rd".to_vec()),
+            b"a\r\nb\r\nc\r\nd"
+        );
         assert_eq!(normalize_crlf(b"ok\r\n".to_vec()), b"ok\r\n");
         assert_eq!(normalize_crlf(b"\n".to_vec()), b"\r\n");
     }

@@ -45,18 +45,23 @@ pub fn get_w(txn: &WriteTransaction, owner: &str, name: &str) -> Result<Option<M
 /// Reads a mailbox by id for writing.
 pub fn get_by_id_w(txn: &WriteTransaction, id: u64) -> Result<Option<MailboxRecord>> {
     let t = txn.open_table(MAILBOXES)?;
-    Ok(t.get(id)?.map(|v| MailboxRecord::decode(v.value())).transpose()?)
+    Ok(t.get(id)?
+        .map(|v| MailboxRecord::decode(v.value()))
+        .transpose()?)
 }
 
 /// Reads a mailbox by id.
 pub fn get_by_id(rtx: &ReadTransaction, id: u64) -> Result<Option<MailboxRecord>> {
     let t = rtx.open_table(MAILBOXES)?;
-    Ok(t.get(id)?.map(|v| MailboxRecord::decode(v.value())).transpose()?)
+    Ok(t.get(id)?
+        .map(|v| MailboxRecord::decode(v.value()))
+        .transpose()?)
 }
 
 /// Writes a mailbox record back.
 pub fn put(txn: &WriteTransaction, id: u64, rec: &MailboxRecord) -> Result<()> {
-    txn.open_table(MAILBOXES)?.insert(id, rec.encode().as_slice())?;
+    txn.open_table(MAILBOXES)?
+        .insert(id, rec.encode().as_slice())?;
     Ok(())
 }
 
@@ -93,7 +98,12 @@ fn next_uidvalidity(txn: &WriteTransaction) -> Result<u32> {
     u32::try_from(v).map_err(|_| StoreError::Internal("UIDVALIDITY space exhausted".into()))
 }
 
-fn new_record(txn: &WriteTransaction, owner: &str, name: &str, special_use: &str) -> Result<MailboxRecord> {
+fn new_record(
+    txn: &WriteTransaction,
+    owner: &str,
+    name: &str,
+    special_use: &str,
+) -> Result<MailboxRecord> {
     Ok(MailboxRecord {
         owner: owner.to_string(),
         name: name.to_string(),
@@ -136,7 +146,9 @@ pub fn create_in(tx: &mut Tx<'_>, owner: &str, name: &str, special_use: &str) ->
                 let rec = new_record(tx.txn, owner, level, special)?;
                 id = next_counter(tx.txn, "next_mailbox_id")?;
                 put(tx.txn, id, &rec)?;
-                tx.txn.open_table(MAILBOX_NAMES)?.insert((owner, level), id)?;
+                tx.txn
+                    .open_table(MAILBOX_NAMES)?
+                    .insert((owner, level), id)?;
             }
         }
     }
@@ -301,7 +313,11 @@ impl Store {
                 let new_name = format!("{to}{}", &m.rec.name[from.len()..]);
                 names.remove((owner.as_str(), m.rec.name.as_str()))?;
                 names.insert((owner.as_str(), new_name.as_str()), m.id)?;
-                if from != "INBOX" && subs.remove((owner.as_str(), m.rec.name.as_str()))?.is_some() {
+                if from != "INBOX"
+                    && subs
+                        .remove((owner.as_str(), m.rec.name.as_str()))?
+                        .is_some()
+                {
                     subs.insert((owner.as_str(), new_name.as_str()), ())?;
                 }
                 let mut rec = m.rec.clone();

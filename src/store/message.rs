@@ -8,7 +8,8 @@ use redb::{ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
 use super::blob::{self, Prepared};
 use super::mailbox::{MailboxInfo, get_by_id, get_by_id_w, get_w, lookup, put};
 use super::schema::{
-    CHANGES, MAILBOX_NAMES, MAILBOXES, MESSAGES, MailboxRecord, MessageRecord, USERS, UserRecord, flagbits,
+    CHANGES, MAILBOX_NAMES, MAILBOXES, MESSAGES, MailboxRecord, MessageRecord, USERS, UserRecord,
+    flagbits,
 };
 use super::{Result, Store, StoreError, Tx};
 use crate::proto::types::DateTime;
@@ -248,7 +249,8 @@ impl Store {
             for r in msgs.range((info.id, 0)..=(info.id, u32::MAX))? {
                 let (k, v) = r?;
                 uids.push(k.value().1);
-                if first_unseen.is_none() && !MessageRecord::decode(v.value())?.has(flagbits::SEEN) {
+                if first_unseen.is_none() && !MessageRecord::decode(v.value())?.has(flagbits::SEEN)
+                {
                     first_unseen = Some(uids.len() as u32);
                 }
             }
@@ -310,7 +312,8 @@ impl Store {
 
     /// Changes with modseq > `since`, oldest first, plus the current mailbox record.
     pub async fn changes_since(&self, mailbox: u64, since: u64) -> Result<ChangeSet> {
-        self.read(move |rtx| changes_since(rtx, mailbox, since)).await
+        self.read(move |rtx| changes_since(rtx, mailbox, since))
+            .await
     }
 
     /// RFC 3501 §6.4.6 STORE on the given uids. Returns every affected row (changed or not)
@@ -381,7 +384,11 @@ impl Store {
 
     /// RFC 3501 §6.4.3 EXPUNGE / RFC 4315 UID EXPUNGE: removes `\Deleted` messages (only those
     /// in `only`, when given). Returns the removed uids and the modseqs assigned.
-    pub async fn expunge(&self, mailbox: u64, only: Option<Vec<(u32, u32)>>) -> Result<(Vec<u32>, Vec<u64>)> {
+    pub async fn expunge(
+        &self,
+        mailbox: u64,
+        only: Option<Vec<(u32, u32)>>,
+    ) -> Result<(Vec<u32>, Vec<u64>)> {
         self.write(move |tx| {
             let mut rec = get_by_id_w(tx.txn, mailbox)?.ok_or(StoreError::NoSuchMailbox)?;
             let ranges = only.unwrap_or_else(|| vec![(1, u32::MAX)]);
@@ -427,7 +434,9 @@ impl Store {
                 .flat_map(|(_, r)| r.keywords.iter().cloned())
                 .collect();
             if !register_keywords(&mut trec, &kws) {
-                return Err(StoreError::Cannot("Too many keywords in the target mailbox"));
+                return Err(StoreError::Cannot(
+                    "Too many keywords in the target mailbox",
+                ));
             }
             if u64::from(trec.uidnext) + rows.len() as u64 >= u64::from(u32::MAX) {
                 return Err(StoreError::Cannot("UID space exhausted"));

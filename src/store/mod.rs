@@ -25,7 +25,9 @@ use std::path::Path;
 use std::sync::{Arc, mpsc};
 
 use log::{error, info};
-use redb::{Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction,
+};
 
 use crate::notify::Hub;
 use schema::*;
@@ -129,7 +131,9 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the database at `path` with a page cache of `cache_bytes`.
     pub fn open(path: &Path, cache_bytes: usize, hub: Arc<Hub>) -> Result<Store> {
-        let db = Database::builder().set_cache_size(cache_bytes).create(path)?;
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(path)?;
         let db = Arc::new(db);
         init_schema(&db)?;
         let (tx, rx) = mpsc::channel::<Job>();

@@ -140,7 +140,10 @@ mod tests {
     #[test]
     fn names() {
         assert_eq!(canonical_name(" Alice ").unwrap(), "alice");
-        assert_eq!(canonical_name("a.b+c@example.org").unwrap(), "a.b+c@example.org");
+        assert_eq!(
+            canonical_name("a.b+c@example.org").unwrap(),
+            "a.b+c@example.org"
+        );
         assert!(canonical_name("a b").is_err());
         assert!(canonical_name("").is_err());
         assert!(canonical_name("anyone").is_err());

@@ -44,7 +44,8 @@ pub fn noop() -> CmdResult {
 
 /// RFC 3501 §6.1.3 LOGOUT: BYE, tagged OK, close.
 pub fn logout(s: &mut Session) -> CmdResult {
-    s.conn.queue(crate::proto::response::Status::bye("Logging out"));
+    s.conn
+        .queue(crate::proto::response::Status::bye("Logging out"));
     s.state = State::Logout;
     Done::ok("completed")
 }

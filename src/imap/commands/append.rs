@@ -28,7 +28,12 @@ pub async fn append(
         keywords,
         date: date.unwrap_or_else(DateTime::now),
     };
-    match s.ctx.store.append(user, mailbox.to_string(), content, m).await {
+    match s
+        .ctx
+        .store
+        .append(user, mailbox.to_string(), content, m)
+        .await
+    {
         Ok(placed) => {
             let code = Code::AppendUid {
                 validity: placed.uidvalidity,
@@ -37,7 +42,9 @@ pub async fn append(
             Done::ok_code(code, "completed")
         }
         // RFC 3501 §6.3.11: TRYCREATE when the target does not exist.
-        Err(StoreError::NoSuchMailbox) => Err(CmdError::no_code(Code::TryCreate, "Mailbox does not exist")),
+        Err(StoreError::NoSuchMailbox) => {
+            Err(CmdError::no_code(Code::TryCreate, "Mailbox does not exist"))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -20,7 +20,12 @@ use crate::proto::command::Sequence;
 const BATCH: usize = 128;
 
 /// UID FETCH responses always carry UID (RFC 3501 §6.4.8).
-pub async fn fetch(s: &mut Session, set: Sequence, atts: Vec<FetchAttr>, is_uid: bool) -> CmdResult {
+pub async fn fetch(
+    s: &mut Session,
+    set: Sequence,
+    atts: Vec<FetchAttr>,
+    is_uid: bool,
+) -> CmdResult {
     let saved = s.saved.clone();
     let (_, sel) = s.state.selected()?;
     let uids = resolve(sel, &set, is_uid, &saved)?;
@@ -29,7 +34,13 @@ pub async fn fetch(s: &mut Session, set: Sequence, atts: Vec<FetchAttr>, is_uid:
     let mut seen_now: Vec<u32> = Vec::new();
     if !sel.read_only && atts.iter().any(FetchAttr::sets_seen) && !uids.is_empty() {
         let (rows, assigned) = store
-            .store_flags(sel.id, uid_ranges(&uids), FlagOp::Add, flagbits::SEEN, vec![])
+            .store_flags(
+                sel.id,
+                uid_ranges(&uids),
+                FlagOp::Add,
+                flagbits::SEEN,
+                vec![],
+            )
             .await?;
         sel.view.own_changes(&assigned);
         seen_now = rows
@@ -48,7 +59,15 @@ pub async fn fetch(s: &mut Session, set: Sequence, atts: Vec<FetchAttr>, is_uid:
             let Some(seq) = sel.view.seq_of(uid) else {
                 continue;
             };
-            let items = items_for(sel, uid, &row, &blob, &atts, is_uid, seen_now.contains(&uid))?;
+            let items = items_for(
+                sel,
+                uid,
+                &row,
+                &blob,
+                &atts,
+                is_uid,
+                seen_now.contains(&uid),
+            )?;
             s.conn.send(Data::Fetch { seq, items }, Some(&snap)).await?;
         }
     }
@@ -87,13 +106,17 @@ fn items_for(
             FetchAttr::Rfc822Size => FetchItem::Rfc822Size(row.size),
             FetchAttr::ModSeq => FetchItem::ModSeq(row.modseq),
             FetchAttr::Rfc822 => section_item("RFC822".into(), None, whole(0, row.size)),
-            FetchAttr::Rfc822Header => section_item("RFC822.HEADER".into(), None, whole(0, header_len)),
+            FetchAttr::Rfc822Header => {
+                section_item("RFC822.HEADER".into(), None, whole(0, header_len))
+            }
             FetchAttr::Rfc822Text => section_item(
                 "RFC822.TEXT".into(),
                 None,
                 whole(header_len, row.size - header_len),
             ),
-            FetchAttr::BodySection { section, partial, .. } => {
+            FetchAttr::BodySection {
+                section, partial, ..
+            } => {
                 let (start, len) = match (&section.part[..], &section.text) {
                     ([], None) => (0, row.size),
                     ([], Some(SectionText::Header)) => (0, header_len),

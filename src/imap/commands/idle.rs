@@ -47,7 +47,9 @@ pub async fn idle(s: &mut Session) -> CmdResult {
         match event {
             Event::Input(r) => {
                 return match r? {
-                    Input::Line(l) if l.trim_ascii().eq_ignore_ascii_case(b"DONE") => Done::ok("completed"),
+                    Input::Line(l) if l.trim_ascii().eq_ignore_ascii_case(b"DONE") => {
+                        Done::ok("completed")
+                    }
                     Input::Eof => Err(CmdError::Bye("Connection closed".into())),
                     _ => Err(CmdError::Bad("Expected DONE".into())),
                 };

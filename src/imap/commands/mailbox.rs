@@ -24,13 +24,19 @@ pub async fn select(s: &mut Session, name: MailboxName, read_only: bool) -> CmdR
         return Err(CmdError::no("Mailbox changed during SELECT, try again"));
     }
     let rec = &snap.rec;
-    let recent_from = store
-        .hub()
-        .recent_from(snap.id, rec.first_recent_uid, rec.uidnext, !read_only);
+    let recent_from =
+        store
+            .hub()
+            .recent_from(snap.id, rec.first_recent_uid, rec.uidnext, !read_only);
     if !read_only && rec.first_recent_uid < rec.uidnext {
         store.claim_recent(snap.id, rec.uidnext).await?;
     }
-    let view = View::new(snap.uids, rec.highest_modseq, recent_from, rec.keywords.clone());
+    let view = View::new(
+        snap.uids,
+        rec.highest_modseq,
+        recent_from,
+        rec.keywords.clone(),
+    );
     let flags = flags_with(&rec.keywords);
     s.conn.queue(Data::Flags(flags.clone()));
     let permanent = if read_only { vec![] } else { flags };
@@ -69,7 +75,10 @@ pub async fn select(s: &mut Session, name: MailboxName, read_only: bool) -> CmdR
 /// RFC 3501 §6.3.3 CREATE. Creating INBOX is an error.
 pub async fn create(s: &mut Session, name: MailboxName) -> CmdResult {
     if name.is_inbox() {
-        return Err(CmdError::no_code(Code::AlreadyExists, "INBOX always exists"));
+        return Err(CmdError::no_code(
+            Code::AlreadyExists,
+            "INBOX always exists",
+        ));
     }
     let user = s.state.account()?.user.clone();
     s.ctx.store.mailbox_create(user, name.to_string()).await?;
@@ -236,7 +245,10 @@ pub async fn status(s: &mut Session, name: MailboxName, items: Vec<StatusItem>) 
     let user = s.state.account()?.user.clone();
     let info = s.ctx.store.mailbox_get(user, name.to_string()).await?;
     if info.rec.noselect {
-        return Err(CmdError::no_code(Code::NonExistent, "Mailbox is \\Noselect"));
+        return Err(CmdError::no_code(
+            Code::NonExistent,
+            "Mailbox is \\Noselect",
+        ));
     }
     let mut values = Vec::with_capacity(items.len());
     for item in items {
@@ -247,11 +259,11 @@ pub async fn status(s: &mut Session, name: MailboxName, items: Vec<StatusItem>) 
             StatusItem::Unseen => u64::from(info.rec.unseen),
             StatusItem::Size => info.rec.size,
             StatusItem::Recent => {
-                let from = s
-                    .ctx
-                    .store
-                    .hub()
-                    .recent_from(info.id, info.rec.first_recent_uid, 0, false);
+                let from =
+                    s.ctx
+                        .store
+                        .hub()
+                        .recent_from(info.id, info.rec.first_recent_uid, 0, false);
                 u64::from(s.ctx.store.count_from(info.id, from).await?)
             }
         };

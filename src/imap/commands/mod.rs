@@ -82,7 +82,9 @@ pub async fn dispatch(s: &mut Session, tag: &str, body: CommandBody) -> CmdResul
         Noop | Check => any::noop(),
         Logout => any::logout(s),
         Id(params) => any::id(s, params),
-        StartTls => Err(CmdError::Bad("STARTTLS is not available on this listener".into())),
+        StartTls => Err(CmdError::Bad(
+            "STARTTLS is not available on this listener".into(),
+        )),
         Login { user, password } => nonauth::login(s, user, password).await,
         Authenticate { mechanism, initial } => nonauth::authenticate(s, &mechanism, initial).await,
         Select { mailbox, read_only } => mailbox::select(s, mailbox, read_only).await,
@@ -128,7 +130,12 @@ pub async fn dispatch(s: &mut Session, tag: &str, body: CommandBody) -> CmdResul
 }
 
 /// A command's message set → UIDs of the view, ascending.
-pub fn resolve(sel: &Selected, set: &Sequence, uid: bool, saved: &[u32]) -> Result<Vec<u32>, CmdError> {
+pub fn resolve(
+    sel: &Selected,
+    set: &Sequence,
+    uid: bool,
+    saved: &[u32],
+) -> Result<Vec<u32>, CmdError> {
     match set {
         // RFC 5182: `$` refers to the saved UIDs still present.
         Sequence::Saved => Ok(saved

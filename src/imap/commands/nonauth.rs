@@ -21,7 +21,10 @@ pub async fn login(s: &mut Session, user: String, password: Vec<u8>) -> CmdResul
 /// command (SASL-IR) or after a `+` continuation. `*` cancels (→ BAD).
 pub async fn authenticate(s: &mut Session, mechanism: &str, initial: Option<Vec<u8>>) -> CmdResult {
     if mechanism != "PLAIN" {
-        return Err(CmdError::No(None, "Unsupported authentication mechanism".into()));
+        return Err(CmdError::No(
+            None,
+            "Unsupported authentication mechanism".into(),
+        ));
     }
     let response = match initial {
         // RFC 4959 §3: "=" is an empty initial response.
@@ -89,5 +92,8 @@ async fn authenticate_as(s: &mut Session, user: &str, password: Vec<u8>) -> CmdR
 
 /// A user name safe to log: printable ASCII only, bounded.
 fn sanitize(user: &str) -> String {
-    user.chars().filter(|c| c.is_ascii_graphic()).take(64).collect()
+    user.chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(64)
+        .collect()
 }

@@ -87,7 +87,8 @@ pub async fn search(s: &mut Session, tag: &str, program: SearchProgram, uid: boo
                     min: has(ReturnOpt::Min).then(|| nums.first().copied()).flatten(),
                     max: has(ReturnOpt::Max).then(|| nums.last().copied()).flatten(),
                     count: has(ReturnOpt::Count).then_some(nums.len() as u32),
-                    all: (has(ReturnOpt::All) && !nums.is_empty()).then(|| SeqSet::from_sorted(&nums)),
+                    all: (has(ReturnOpt::All) && !nums.is_empty())
+                        .then(|| SeqSet::from_sorted(&nums)),
                     modseq: None,
                 });
             }
@@ -125,7 +126,10 @@ impl Msg<'_> {
 fn in_set(set: &Sequence, n: u32, largest: u32, saved: &[u32], uid: u32) -> bool {
     match set {
         Sequence::Saved => saved.contains(&uid),
-        Sequence::Set(s) => s.resolve(largest).iter().any(|&(lo, hi)| (lo..=hi).contains(&n)),
+        Sequence::Set(s) => s
+            .resolve(largest)
+            .iter()
+            .any(|&(lo, hi)| (lo..=hi).contains(&n)),
     }
 }
 
@@ -138,7 +142,10 @@ fn eval(key: &SearchKey, m: &mut Msg<'_>, ctx: &Ctx<'_>) -> StoreResult<bool> {
     use SearchKey::*;
     let f = |bit| m.row.flags & bit != 0;
     let has_kw = |k: &str| m.row.keywords.iter().any(|x| x.eq_ignore_ascii_case(k));
-    let internal_day = day_of(m.row.internal_date.unix, m.row.internal_date.zone_minutes.into());
+    let internal_day = day_of(
+        m.row.internal_date.unix,
+        m.row.internal_date.zone_minutes.into(),
+    );
     Ok(match key {
         All => true,
         Answered => f(flagbits::ANSWERED),
@@ -238,7 +245,10 @@ fn eval(key: &SearchKey, m: &mut Msg<'_>, ctx: &Ctx<'_>) -> StoreResult<bool> {
         Text(t) => {
             let raw = m.raw()?;
             let header_hit = {
-                let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(raw.len());
+                let end = raw
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .unwrap_or(raw.len());
                 contains_ci(&String::from_utf8_lossy(&raw[..end]), t)
             };
             header_hit
@@ -259,7 +269,8 @@ fn header_matches(msg: &Message<'_>, name: &str, t: &str) -> bool {
     msg.headers_raw().any(|(n, v)| {
         n.eq_ignore_ascii_case(name) && (t.is_empty() || contains_ci(&v.replace("\r\n", ""), t))
     }) || msg.headers().iter().any(|h| {
-        h.name().eq_ignore_ascii_case(name) && h.value().as_text().is_some_and(|v| contains_ci(v, t))
+        h.name().eq_ignore_ascii_case(name)
+            && h.value().as_text().is_some_and(|v| contains_ci(v, t))
     })
 }
 
