@@ -1,0 +1,261 @@
+//! Test harness: runs the real `postfach` binary on 127.0.0.1:0 with a private data directory
+//! and talks IMAP to it over TCP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_postfach");
+pub const PASSWORD: &str = "secret";
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A private directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let p = std::env::temp_dir().join(format!("postfach-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `postfach user add NAME` (password on stdin) against `data`.
+pub fn add_user(data: &Path, name: &str, password: &str) {
+    let mut child = Command::new(BIN)
+        .args(["user", "add", name, "--data"])
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn postfach user add");
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "user add failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A running server process.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub data: PathBuf,
+    pub extra: Vec<String>,
+    _dir: Option<TempDir>,
+}
+
+impl Server {
+    /// Fresh data dir with users `alice` and `bob` (password [`PASSWORD`]).
+    pub fn start() -> Server {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Server {
+        let dir = TempDir::new();
+        let data = dir.path().join("data");
+        add_user(&data, "alice", PASSWORD);
+        add_user(&data, "bob", PASSWORD);
+        let mut s = Self::spawn(&data, extra);
+        s._dir = Some(dir);
+        s
+    }
+
+    /// Starts a server on an existing data dir (which the caller keeps alive).
+    pub fn spawn(data: &Path, extra: &[&str]) -> Server {
+        let mut args: Vec<String> =
+            vec!["serve".into(), "--data".into(), data.display().to_string()];
+        args.extend(["--imap".into(), "127.0.0.1:0".into(), "--auth-fail-delay-ms".into(), "0".into()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("spawn postfach serve");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(addr) = line.strip_prefix("listening imap ") {
+                        let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+                        let _ = tx.send(port);
+                        sent = true;
+                    }
+                }
+            }
+        });
+        let port = rx.recv_timeout(Duration::from_secs(30)).expect("server did not start");
+        Server { child, port, data: data.to_path_buf(), extra: extra.iter().map(|s| s.to_string()).collect(), _dir: None }
+    }
+
+    pub fn connect(&self) -> Client {
+        Client::connect(self.port)
+    }
+
+    /// A logged-in client.
+    pub fn login(&self, user: &str) -> Client {
+        let mut c = self.connect();
+        c.ok(&format!("LOGIN {user} {PASSWORD}"));
+        c
+    }
+
+    /// SIGKILL, no chance to clean up.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Kills and starts again on the same data dir.
+    pub fn restart(&mut self) {
+        self.kill9();
+        let extra: Vec<String> = self.extra.clone();
+        let refs: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let mut new = Server::spawn(&self.data, &refs);
+        std::mem::swap(&mut self.child, &mut new.child);
+        self.port = new.port;
+        // `new` now holds the dead child; dropping it kills nothing alive.
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw IMAP client: sends lines, reads responses (literals included) until the tagged line.
+pub struct Client {
+    pub reader: BufReader<TcpStream>,
+    pub writer: TcpStream,
+    next_tag: usize,
+    pub greeting: String,
+}
+
+impl Client {
+    pub fn connect(port: u16) -> Client {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut c = Client { reader: BufReader::new(s.try_clone().unwrap()), writer: s, next_tag: 0, greeting: String::new() };
+        c.greeting = c.read_line();
+        c
+    }
+
+    /// One response line including any literals it announces (CRLF kept inside, stripped at end).
+    pub fn read_line(&mut self) -> String {
+        let mut out = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            let n = self.reader.read_until(b'\n', &mut line).expect("read");
+            assert!(n > 0, "connection closed; got so far: {}", String::from_utf8_lossy(&out));
+            out.extend_from_slice(&line);
+            let trimmed = line.strip_suffix(b"\r\n").unwrap_or(&line);
+            if let Some(open) = trimmed.iter().rposition(|&b| b == b'{') {
+                if trimmed.ends_with(b"}") {
+                    if let Ok(n) = std::str::from_utf8(&trimmed[open + 1..trimmed.len() - 1]).unwrap_or("x").parse::<usize>() {
+                        let mut lit = vec![0; n];
+                        self.reader.read_exact(&mut lit).unwrap();
+                        out.extend_from_slice(&lit);
+                        continue;
+                    }
+                }
+            }
+            break;
+        }
+        let s = String::from_utf8_lossy(&out).into_owned();
+        s.strip_suffix("\r\n").unwrap_or(&s).to_string()
+    }
+
+    /// Tries to read a line; None on timeout/close.
+    pub fn try_read_line(&mut self, timeout: Duration) -> Option<String> {
+        self.writer.set_read_timeout(Some(timeout)).unwrap();
+        let mut line = String::new();
+        let r = self.reader.read_line(&mut line);
+        self.writer.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        match r {
+            Ok(n) if n > 0 => Some(line.trim_end_matches("\r\n").to_string()),
+            _ => None,
+        }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap();
+    }
+
+    pub fn tag(&mut self) -> String {
+        self.next_tag += 1;
+        format!("t{}", self.next_tag)
+    }
+
+    /// Sends `TAG cmd` and returns all lines up to and including the tagged one.
+    pub fn cmd(&mut self, cmd: &str) -> Vec<String> {
+        let tag = self.tag();
+        self.send_raw(format!("{tag} {cmd}\r\n").as_bytes());
+        self.read_until_tag(&tag)
+    }
+
+    pub fn read_until_tag(&mut self, tag: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let l = self.read_line();
+            let done = l.starts_with(&format!("{tag} "));
+            lines.push(l);
+            if done {
+                return lines;
+            }
+        }
+    }
+
+    /// Like [`cmd`], asserting a tagged OK.
+    pub fn ok(&mut self, cmd: &str) -> Vec<String> {
+        let lines = self.cmd(cmd);
+        let last = lines.last().unwrap();
+        assert!(last.split(' ').nth(1) == Some("OK"), "{cmd} failed: {lines:#?}");
+        lines
+    }
+
+    /// The tagged line's status word (OK/NO/BAD) and the whole answer.
+    pub fn status(&mut self, cmd: &str) -> (String, Vec<String>) {
+        let lines = self.cmd(cmd);
+        let st = lines.last().unwrap().split(' ').nth(1).unwrap_or("").to_string();
+        (st, lines)
+    }
+
+    /// APPEND with a LITERAL+ literal; returns the tagged line.
+    pub fn append(&mut self, mailbox: &str, flags: &str, msg: &[u8]) -> String {
+        let tag = self.tag();
+        let mut buf = format!("{tag} APPEND {mailbox} {flags} {{{}+}}\r\n", msg.len()).into_bytes();
+        buf.extend_from_slice(msg);
+        buf.extend_from_slice(b"\r\n");
+        self.send_raw(&buf);
+        self.read_until_tag(&tag).pop().unwrap()
+    }
+}
+
+/// A small message with a subject and body.
+pub fn message(subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: {subject}\r\n\
+         Date: Mon, 7 Feb 1994 21:52:25 -0800\r\nMessage-ID: <{subject}@example.org>\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
