@@ -1,23 +1,28 @@
-//! RFC 3501 §6.4.5 FETCH and §6.4.8 UID FETCH. Selected state.
+//! RFC 3501 §6.4.5 FETCH and §6.4.8 UID FETCH, with RFC 3516 BINARY. Selected state.
 //!
-//! Message rows and parsed metadata come from one read snapshot; message bytes are streamed from
-//! the same snapshot into the literals, so memory stays bounded and a concurrent expunge cannot
-//! cut a literal short.
+//! Message rows and parsed metadata come from one read snapshot; ENVELOPE, BODYSTRUCTURE and
+//! section offsets are read from the metadata stored at append (never re-parsed). Whole-message
+//! and section bytes are streamed from the same snapshot into the literals, so memory stays
+//! bounded and a concurrent expunge cannot cut a literal short. Only HEADER.FIELDS, MIME headers
+//! and decoded BINARY content are materialised, one message at a time.
+
+use redb::ReadTransaction;
 
 use crate::error::{CmdError, CmdResult, Done};
-use crate::mime::MessageMeta;
-use crate::proto::fetch::{FetchAttr, SectionText};
+use crate::mime::{self, MessageMeta, SectionData};
+use crate::proto::command::Sequence;
+use crate::proto::fetch::{FetchAttr, Partial, Section, SectionText};
 use crate::proto::response::{BlobSlice, BodyData, Data, FetchItem};
+use crate::proto::types::Flag;
 use crate::store::message::{FlagOp, rows_with_blobs, uid_ranges};
 use crate::store::schema::{BlobRecord, MessageRecord, flagbits};
+use crate::store::{Result as StoreResult, StoreError, blob};
 
 use super::super::session::Session;
-use super::super::state::Selected;
 use super::resolve;
-use crate::proto::command::Sequence;
 
-/// Messages read from storage per blocking call.
-const BATCH: usize = 128;
+/// Messages prepared per blocking call.
+const BATCH: usize = 64;
 
 /// UID FETCH responses always carry UID (RFC 3501 §6.4.8).
 pub async fn fetch(
@@ -51,23 +56,35 @@ pub async fn fetch(
     }
     let snap = store.snapshot_txn().await?;
     let mailbox = sel.id;
+    let mut want = atts.clone();
+    if is_uid && !want.contains(&FetchAttr::Uid) {
+        want.insert(0, FetchAttr::Uid);
+    }
+    let want = std::sync::Arc::new(want);
     for batch in uids.chunks(BATCH) {
-        let (snap2, batch_uids) = (snap.clone(), batch.to_vec());
-        let rows = smol::unblock(move || rows_with_blobs(&snap2, mailbox, &batch_uids)).await?;
-        for (uid, row, blob) in rows {
+        let (_, sel) = s.state.selected()?;
+        let jobs: Vec<Job> = batch
+            .iter()
+            .map(|&uid| Job {
+                uid,
+                recent: sel.view.is_recent(uid),
+                seen_now: seen_now.contains(&uid),
+            })
+            .collect();
+        let (snap2, want2) = (snap.clone(), want.clone());
+        let built = smol::unblock(move || build_batch(&snap2, mailbox, &jobs, &want2)).await;
+        let built = built.map_err(|e| match e {
+            BuildError::Store(e) => CmdError::from(e),
+            BuildError::UnknownCte => CmdError::no_code(
+                crate::proto::response::Code::UnknownCte,
+                "Unknown Content-Transfer-Encoding",
+            ),
+        })?;
+        for (uid, items) in built {
             let (_, sel) = s.state.selected()?;
             let Some(seq) = sel.view.seq_of(uid) else {
                 continue;
             };
-            let items = items_for(
-                sel,
-                uid,
-                &row,
-                &blob,
-                &atts,
-                is_uid,
-                seen_now.contains(&uid),
-            )?;
             s.conn.send(Data::Fetch { seq, items }, Some(&snap)).await?;
         }
     }
@@ -75,75 +92,171 @@ pub async fn fetch(
     Done::ok("completed")
 }
 
-/// Builds the items of one message in the order requested.
-fn items_for(
-    sel: &Selected,
+/// Per-message input to the blocking builder.
+struct Job {
     uid: u32,
-    row: &MessageRecord,
-    blob: &BlobRecord,
-    atts: &[FetchAttr],
-    with_uid: bool,
-    seen_changed: bool,
-) -> Result<Vec<FetchItem>, CmdError> {
-    let meta = MessageMeta::decode(&blob.meta).unwrap_or_default();
-    let mut items = Vec::with_capacity(atts.len() + 2);
-    if with_uid && !atts.contains(&FetchAttr::Uid) {
-        items.push(FetchItem::Uid(uid));
+    recent: bool,
+    seen_now: bool,
+}
+
+enum BuildError {
+    Store(StoreError),
+    UnknownCte,
+}
+
+impl From<StoreError> for BuildError {
+    fn from(e: StoreError) -> Self {
+        BuildError::Store(e)
     }
-    let whole = |start: u64, len: u64| {
+}
+
+/// Reads rows and metadata for a batch and builds every FETCH item (blocking).
+fn build_batch(
+    snap: &ReadTransaction,
+    mailbox: u64,
+    jobs: &[Job],
+    atts: &[FetchAttr],
+) -> Result<Vec<(u32, Vec<FetchItem>)>, BuildError> {
+    let uids: Vec<u32> = jobs.iter().map(|j| j.uid).collect();
+    let rows = rows_with_blobs(snap, mailbox, &uids)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (uid, row, blob) in rows {
+        let job = jobs
+            .iter()
+            .find(|j| j.uid == uid)
+            .expect("job for every row");
+        let m = Msg {
+            snap,
+            row: &row,
+            blob: &blob,
+            meta: None,
+            recent: job.recent,
+        };
+        out.push((uid, items_for(m, uid, atts, job.seen_now)?));
+    }
+    Ok(out)
+}
+
+/// One message being rendered.
+struct Msg<'a> {
+    snap: &'a ReadTransaction,
+    row: &'a MessageRecord,
+    blob: &'a BlobRecord,
+    meta: Option<MessageMeta>,
+    recent: bool,
+}
+
+impl Msg<'_> {
+    fn meta(&mut self) -> &MessageMeta {
+        let blob = self.blob;
+        self.meta.get_or_insert_with(|| {
+            MessageMeta::decode(&blob.meta).unwrap_or_else(|| mime::analyze(b""))
+        })
+    }
+
+    fn flags(&self) -> Vec<Flag> {
+        let mut f = self.row.flag_list();
+        if self.recent {
+            f.push(Flag::Recent);
+        }
+        f
+    }
+
+    fn slice(&self, start: u64, len: u64) -> BodyData {
         BodyData::Blob(BlobSlice {
-            blob: row.blob,
+            blob: self.row.blob,
             start,
             len,
         })
-    };
-    let header_len = meta.header_len().min(row.size);
+    }
+
+    fn read(&self, start: u64, len: u64) -> StoreResult<Vec<u8>> {
+        blob::read_range(self.snap, self.row.blob, start, len)
+    }
+}
+
+/// Builds the items of one message in the order requested.
+fn items_for(
+    mut m: Msg<'_>,
+    uid: u32,
+    atts: &[FetchAttr],
+    seen_changed: bool,
+) -> Result<Vec<FetchItem>, BuildError> {
+    let size = m.row.size;
+    let mut items = Vec::with_capacity(atts.len() + 1);
     for att in atts {
         let item = match att {
-            FetchAttr::Flags => FetchItem::Flags(sel.view.flags_of(uid, row)),
+            FetchAttr::Flags => FetchItem::Flags(m.flags()),
             FetchAttr::Uid => FetchItem::Uid(uid),
-            FetchAttr::InternalDate => FetchItem::InternalDate(row.internal_date),
-            FetchAttr::Rfc822Size => FetchItem::Rfc822Size(row.size),
-            FetchAttr::ModSeq => FetchItem::ModSeq(row.modseq),
-            FetchAttr::Rfc822 => section_item("RFC822".into(), None, whole(0, row.size)),
+            FetchAttr::InternalDate => FetchItem::InternalDate(m.row.internal_date),
+            FetchAttr::Rfc822Size => FetchItem::Rfc822Size(size),
+            FetchAttr::ModSeq => FetchItem::ModSeq(m.row.modseq),
+            FetchAttr::Envelope => {
+                let mut wire = Vec::new();
+                mime::write_envelope(m.meta(), &mut wire);
+                FetchItem::Rendered {
+                    name: "ENVELOPE",
+                    wire,
+                }
+            }
+            FetchAttr::Body | FetchAttr::BodyStructure => {
+                let extensible = *att == FetchAttr::BodyStructure;
+                let mut wire = Vec::new();
+                mime::write_bodystructure(m.meta(), extensible, &mut wire);
+                FetchItem::Rendered {
+                    name: if extensible { "BODYSTRUCTURE" } else { "BODY" },
+                    wire,
+                }
+            }
+            FetchAttr::Rfc822 => section("RFC822".into(), None, m.slice(0, size)),
             FetchAttr::Rfc822Header => {
-                section_item("RFC822.HEADER".into(), None, whole(0, header_len))
+                let h = m.meta().header_len().min(size);
+                section("RFC822.HEADER".into(), None, m.slice(0, h))
             }
-            FetchAttr::Rfc822Text => section_item(
-                "RFC822.TEXT".into(),
-                None,
-                whole(header_len, row.size - header_len),
-            ),
+            FetchAttr::Rfc822Text => {
+                let h = m.meta().header_len().min(size);
+                section("RFC822.TEXT".into(), None, m.slice(h, size - h))
+            }
             FetchAttr::BodySection {
-                section, partial, ..
+                section: sec,
+                partial,
+                ..
             } => {
-                let (start, len) = match (&section.part[..], &section.text) {
-                    ([], None) => (0, row.size),
-                    ([], Some(SectionText::Header)) => (0, header_len),
-                    ([], Some(SectionText::Text)) => (header_len, row.size - header_len),
-                    _ => return Err(CmdError::no("This section form is not supported")),
-                };
-                let name = format!("BODY[{}]", section.spec());
-                let (start, len, origin) = apply_partial(start, len, *partial);
-                section_item(name, origin, whole(start, len))
+                let name = format!("BODY[{}]", sec.spec());
+                let data = body_section(&mut m, sec, *partial)?;
+                section(name, partial.map(|p| p.0), data)
             }
-            FetchAttr::Envelope
-            | FetchAttr::Body
-            | FetchAttr::BodyStructure
-            | FetchAttr::Binary { .. }
-            | FetchAttr::BinarySize { .. } => {
-                return Err(CmdError::no("This fetch item is not supported"));
+            FetchAttr::Binary { part, partial, .. } => {
+                let name = format!("BINARY[{}]", join(part));
+                let data = binary(&mut m, part, *partial)?;
+                FetchItem::Section {
+                    name,
+                    origin: partial.map(|p| p.0),
+                    data,
+                    binary: true,
+                }
+            }
+            FetchAttr::BinarySize { part } => {
+                let n = match binary(&mut m, part, None)? {
+                    BodyData::Nil => 0,
+                    BodyData::Bytes(b) => b.len() as u64,
+                    BodyData::Blob(s) => s.len,
+                };
+                FetchItem::BinarySize {
+                    part: join(part),
+                    size: n,
+                }
             }
         };
         items.push(item);
     }
     if seen_changed && !atts.contains(&FetchAttr::Flags) {
-        items.push(FetchItem::Flags(sel.view.flags_of(uid, row)));
+        items.push(FetchItem::Flags(m.flags()));
     }
     Ok(items)
 }
 
-fn section_item(name: String, origin: Option<u32>, data: BodyData) -> FetchItem {
+fn section(name: String, origin: Option<u32>, data: BodyData) -> FetchItem {
     FetchItem::Section {
         name,
         origin,
@@ -152,14 +265,101 @@ fn section_item(name: String, origin: Option<u32>, data: BodyData) -> FetchItem 
     }
 }
 
+fn join(part: &[u32]) -> String {
+    part.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The proto layer's section as the mime module's.
+fn to_mime(sec: &Section) -> mime::Section {
+    let text = match &sec.text {
+        None => mime::SectionText::Full,
+        Some(SectionText::Header) => mime::SectionText::Header,
+        Some(SectionText::Text) => mime::SectionText::Text,
+        Some(SectionText::Mime) => mime::SectionText::Mime,
+        Some(SectionText::HeaderFields { not, fields }) => mime::SectionText::HeaderFields {
+            not: *not,
+            fields: fields.iter().map(|f| f.as_bytes().to_vec()).collect(),
+        },
+    };
+    mime::Section {
+        part: sec.part.clone(),
+        text,
+    }
+}
+
+/// `BODY[section]<partial>`: a slice of the stored bytes, or filtered header lines.
+/// A part that does not exist is NIL (as Dovecot answers).
+fn body_section(m: &mut Msg<'_>, sec: &Section, partial: Partial) -> Result<BodyData, BuildError> {
+    let size = m.row.size;
+    let Some(data) = mime::resolve_section(m.meta(), &to_mime(sec)) else {
+        return Ok(BodyData::Nil);
+    };
+    Ok(match data {
+        SectionData::Empty => BodyData::Bytes(Vec::new()),
+        SectionData::Range(r) => {
+            let (start, len) = (
+                r.start.min(size),
+                r.end.min(size).saturating_sub(r.start.min(size)),
+            );
+            let (start, len) = apply_partial(start, len, partial);
+            m.slice(start, len)
+        }
+        SectionData::FilterHeader { range, not, fields } => {
+            let raw = m.read(range.start, range.end.saturating_sub(range.start))?;
+            let mut out = Vec::new();
+            mime::filter_header(&raw, &fields, not, &mut out);
+            BodyData::Bytes(cut(out, partial))
+        }
+    })
+}
+
+/// `BINARY[part]<partial>` (RFC 3516): the part body with its transfer encoding undone.
+fn binary(m: &mut Msg<'_>, part: &[u32], partial: Partial) -> Result<BodyData, BuildError> {
+    let Some(enc) = mime::part_encoding(m.meta(), part) else {
+        return Ok(BodyData::Nil);
+    };
+    let sec = Section {
+        part: part.to_vec(),
+        text: None,
+    };
+    let size = m.row.size;
+    let range = match mime::resolve_section(m.meta(), &to_mime(&sec)) {
+        Some(SectionData::Range(r)) => r.start.min(size)..r.end.min(size),
+        Some(_) => 0..0,
+        None => return Ok(BodyData::Nil),
+    };
+    let len = range.end - range.start;
+    if enc.is_identity() {
+        let (start, len) = apply_partial(range.start, len, partial);
+        return Ok(m.slice(start, len));
+    }
+    let raw = m.read(range.start, len)?;
+    let decoded = mime::decode_transfer(enc, &raw).map_err(|_| BuildError::UnknownCte)?;
+    Ok(BodyData::Bytes(cut(decoded, partial)))
+}
+
+/// Applies `<origin.count>` to materialised bytes.
+fn cut(mut bytes: Vec<u8>, partial: Partial) -> Vec<u8> {
+    if let Some((origin, count)) = partial {
+        let start = (origin as usize).min(bytes.len());
+        let end = start.saturating_add(count as usize).min(bytes.len());
+        bytes.truncate(end);
+        bytes.drain(..start);
+    }
+    bytes
+}
+
 /// `<origin.count>` applied to a byte range: RFC 3501 §6.4.5 partial semantics.
-pub fn apply_partial(start: u64, len: u64, partial: Option<(u32, u32)>) -> (u64, u64, Option<u32>) {
+pub fn apply_partial(start: u64, len: u64, partial: Partial) -> (u64, u64) {
     match partial {
-        None => (start, len, None),
+        None => (start, len),
         Some((origin, count)) => {
             let off = u64::from(origin).min(len);
             let n = u64::from(count).min(len - off);
-            (start + off, n, Some(origin))
+            (start + off, n)
         }
     }
 }
@@ -170,9 +370,11 @@ mod tests {
 
     #[test]
     fn partial_ranges() {
-        assert_eq!(apply_partial(10, 100, None), (10, 100, None));
-        assert_eq!(apply_partial(10, 100, Some((0, 20))), (10, 20, Some(0)));
-        assert_eq!(apply_partial(10, 100, Some((90, 20))), (100, 10, Some(90)));
-        assert_eq!(apply_partial(10, 100, Some((200, 20))), (110, 0, Some(200)));
+        assert_eq!(apply_partial(10, 100, None), (10, 100));
+        assert_eq!(apply_partial(10, 100, Some((0, 20))), (10, 20));
+        assert_eq!(apply_partial(10, 100, Some((90, 20))), (100, 10));
+        assert_eq!(apply_partial(10, 100, Some((200, 20))), (110, 0));
+        assert_eq!(cut(b"hello".to_vec(), Some((1, 3))), b"ell");
+        assert_eq!(cut(b"hello".to_vec(), Some((9, 3))), b"");
     }
 }

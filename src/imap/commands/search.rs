@@ -5,13 +5,12 @@
 //! use the message rows only; text keys load and parse one message at a time (mail-parser), so
 //! memory stays bounded whatever the mailbox size.
 
-use mail_parser::{Message, MessageParser, PartType};
-
 use crate::error::{CmdError, CmdResult, Done};
+use crate::mime::{MessageMeta, SearchField, contains_ci, search_text};
 use crate::proto::command::Sequence;
 use crate::proto::response::{Code, Data};
 use crate::proto::search::{ReturnOpt, SearchKey, SearchProgram};
-use crate::proto::types::{SeqSet, days_from_civil};
+use crate::proto::types::SeqSet;
 use crate::store::message::rows_with_blobs;
 use crate::store::schema::{MessageRecord, flagbits};
 use crate::store::{Result as StoreResult, blob};
@@ -55,6 +54,8 @@ pub async fn search(s: &mut Session, tag: &str, program: SearchProgram, uid: boo
                     row: &row,
                     recent: recent[seq - 1],
                     size: b.size,
+                    meta_bytes: &b.meta,
+                    meta: None,
                     raw: None,
                     snap: &snap,
                 };
@@ -103,22 +104,46 @@ struct Ctx<'a> {
     saved: &'a [u32],
 }
 
+/// One message under evaluation; metadata and content are loaded only when a key needs them.
 struct Msg<'a> {
     seq: u32,
     uid: u32,
     row: &'a MessageRecord,
     recent: bool,
     size: u64,
-    raw: Option<Vec<u8>>,
+    meta_bytes: &'a [u8],
+    meta: Option<MessageMeta>,
+    /// Loaded content: the header only, or the whole message.
+    raw: Option<(Vec<u8>, bool)>,
     snap: &'a redb::ReadTransaction,
 }
 
 impl Msg<'_> {
-    fn raw(&mut self) -> StoreResult<&[u8]> {
-        if self.raw.is_none() {
-            self.raw = Some(blob::read_range(self.snap, self.row.blob, 0, self.size)?);
+    fn meta(&mut self) -> &MessageMeta {
+        let bytes = self.meta_bytes;
+        self.meta.get_or_insert_with(|| {
+            MessageMeta::decode(bytes).unwrap_or_else(|| crate::mime::analyze(b""))
+        })
+    }
+
+    /// Does `field` (decoded) contain `t`? Header fields need only the header bytes.
+    /// An empty `t` matches when the field exists (RFC 3501 §6.4.4 HEADER).
+    fn field(&mut self, field: SearchField<'_>, t: &str) -> StoreResult<bool> {
+        let whole = matches!(field, SearchField::Body | SearchField::Text);
+        let have = matches!(&self.raw, Some((_, w)) if *w || !whole);
+        if !have {
+            let len = if whole {
+                self.size
+            } else {
+                self.meta().header_len().min(self.size)
+            };
+            self.raw = Some((blob::read_range(self.snap, self.row.blob, 0, len)?, whole));
         }
-        Ok(self.raw.as_deref().unwrap_or_default())
+        self.meta();
+        let (Some((raw, _)), Some(meta)) = (&self.raw, &self.meta) else {
+            return Ok(false);
+        };
+        Ok(search_text(raw, meta, field).is_some_and(|v| contains_ci(&v, t)))
     }
 }
 
@@ -189,120 +214,24 @@ fn eval(key: &SearchKey, m: &mut Msg<'_>, ctx: &Ctx<'_>) -> StoreResult<bool> {
             }
             true
         }
-        SentBefore(_) | SentOn(_) | SentSince(_) => {
-            let raw = m.raw()?;
-            let Some(msg) = MessageParser::default().parse_headers(raw) else {
+        SentBefore(x) | SentOn(x) | SentSince(x) => {
+            let Some(day) = m.meta().sent_day() else {
                 return Ok(false);
             };
-            let Some(d) = msg.date() else {
-                return Ok(false);
-            };
-            let day = days_from_civil(d.year.into(), d.month.into(), d.day.into());
+            let x = x.div_euclid(86400);
             match key {
-                SentBefore(x) => day < x.div_euclid(86400),
-                SentOn(x) => day == x.div_euclid(86400),
-                SentSince(x) => day >= x.div_euclid(86400),
-                _ => false,
+                SentBefore(_) => day < x,
+                SentOn(_) => day == x,
+                _ => day >= x,
             }
         }
-        From(t) | To(t) | Cc(t) | Bcc(t) => {
-            let raw = m.raw()?;
-            let Some(msg) = MessageParser::default().parse_headers(raw) else {
-                return Ok(false);
-            };
-            let addr = match key {
-                From(_) => msg.from(),
-                To(_) => msg.to(),
-                Cc(_) => msg.cc(),
-                _ => msg.bcc(),
-            };
-            addr.is_some_and(|a| {
-                a.iter().any(|x| {
-                    x.name().is_some_and(|n| contains_ci(n, t))
-                        || x.address().is_some_and(|n| contains_ci(n, t))
-                })
-            })
-        }
-        Subject(t) => {
-            let raw = m.raw()?;
-            MessageParser::default()
-                .parse_headers(raw)
-                .is_some_and(|msg| msg.subject().is_some_and(|s| contains_ci(s, t)))
-        }
-        Header(name, t) => {
-            let raw = m.raw()?;
-            let Some(msg) = MessageParser::default().parse_headers(raw) else {
-                return Ok(false);
-            };
-            header_matches(&msg, name, t)
-        }
-        Body(t) => {
-            let raw = m.raw()?;
-            MessageParser::default()
-                .parse(raw)
-                .is_some_and(|msg| body_contains(&msg, t))
-        }
-        Text(t) => {
-            let raw = m.raw()?;
-            let header_hit = {
-                let end = raw
-                    .windows(4)
-                    .position(|w| w == b"\r\n\r\n")
-                    .unwrap_or(raw.len());
-                contains_ci(&String::from_utf8_lossy(&raw[..end]), t)
-            };
-            header_hit
-                || MessageParser::default().parse(raw).is_some_and(|msg| {
-                    body_contains(&msg, t)
-                        || msg
-                            .headers()
-                            .iter()
-                            .any(|h| h.value().as_text().is_some_and(|v| contains_ci(v, t)))
-                })
-        }
+        From(t) => m.field(SearchField::Address(b"From"), t)?,
+        To(t) => m.field(SearchField::Address(b"To"), t)?,
+        Cc(t) => m.field(SearchField::Address(b"Cc"), t)?,
+        Bcc(t) => m.field(SearchField::Address(b"Bcc"), t)?,
+        Subject(t) => m.field(SearchField::Header(b"Subject"), t)?,
+        Header(name, t) => m.field(SearchField::Header(name.as_bytes()), t)?,
+        Body(t) => m.field(SearchField::Body, t)?,
+        Text(t) => m.field(SearchField::Text, t)?,
     })
-}
-
-/// HEADER name value: raw (unfolded) or decoded value contains the string; empty string =
-/// the field exists.
-fn header_matches(msg: &Message<'_>, name: &str, t: &str) -> bool {
-    msg.headers_raw().any(|(n, v)| {
-        n.eq_ignore_ascii_case(name) && (t.is_empty() || contains_ci(&v.replace("\r\n", ""), t))
-    }) || msg.headers().iter().any(|h| {
-        h.name().eq_ignore_ascii_case(name)
-            && h.value().as_text().is_some_and(|v| contains_ci(v, t))
-    })
-}
-
-/// Any text part (including text parts of attachments and nested messages), decoded.
-fn body_contains(msg: &Message<'_>, t: &str) -> bool {
-    msg.parts.iter().any(|p| match &p.body {
-        PartType::Text(s) | PartType::Html(s) => contains_ci(s, t),
-        PartType::Message(inner) => body_contains(inner, t),
-        _ => false,
-    })
-}
-
-/// Case-insensitive substring (Unicode lower case).
-pub fn contains_ci(haystack: &str, needle: &str) -> bool {
-    if needle.is_empty() {
-        return true;
-    }
-    if haystack.is_ascii() && needle.is_ascii() {
-        let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-        return h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
-    }
-    haystack.to_lowercase().contains(&needle.to_lowercase())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn case_insensitive() {
-        assert!(contains_ci("Hello World", "wORLD"));
-        assert!(contains_ci("Grüße", "GRÜSSE") || contains_ci("Grüße", "grüße"));
-        assert!(!contains_ci("abc", "abd"));
-    }
 }

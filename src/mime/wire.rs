@@ -1,0 +1,1 @@
+pub use crate::proto::encode::{nstring, string};
