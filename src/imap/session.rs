@@ -17,7 +17,7 @@ use crate::server::Ctx;
 use super::commands;
 use super::connection::{Connection, Input, Io};
 use super::state::State;
-use super::view::Synced;
+use super::view::{Report, Synced};
 
 /// BYE text when the selected mailbox is deleted under a session.
 pub const MAILBOX_GONE: &str = "Selected mailbox was deleted, please reconnect";
@@ -25,7 +25,21 @@ pub const MAILBOX_GONE: &str = "Selected mailbox was deleted, please reconnect";
 /// Extensions the client turned on with ENABLE (RFC 5161).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Enabled {
-    pub utf8: bool,
+    /// RFC 7162 CONDSTORE (also implied by QRESYNC and by any CONDSTORE-using command).
+    pub condstore: bool,
+    /// RFC 7162 QRESYNC.
+    pub qresync: bool,
+}
+
+impl Enabled {
+    /// How this session reports changes.
+    pub fn report(&self, allow_expunge: bool) -> Report {
+        Report {
+            allow_expunge,
+            modseq: self.condstore,
+            vanished: self.qresync,
+        }
+    }
 }
 
 /// One client connection.
@@ -192,7 +206,7 @@ impl Session {
         };
         if !sel.sub.take_pending() && !force {
             if allow_expunge && sel.view.has_pending_expunges() {
-                for r in sel.view.take_expunges() {
+                for r in sel.view.take_expunges(self.enabled.qresync) {
                     self.conn.queue(r);
                 }
             }
@@ -206,10 +220,8 @@ impl Session {
             }
         };
         let (hub, id, rw) = (self.ctx.store.hub().clone(), sel.id, !sel.read_only);
-        match sel
-            .view
-            .apply(set, allow_expunge, true, |uid| rw && hub.claim(id, uid))
-        {
+        let how = self.enabled.report(allow_expunge);
+        match sel.view.apply(set, how, |uid| rw && hub.claim(id, uid)) {
             Synced::Responses(rs) => {
                 for r in rs {
                     self.conn.queue(r);

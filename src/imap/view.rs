@@ -24,6 +24,17 @@ pub struct View {
     keywords: Vec<String>,
 }
 
+/// How a session reports changes (RFC 3501 §7.4.1, RFC 7162 §3.1.6 and §3.2.10).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Report {
+    /// EXPUNGE may be sent now (not during a sequence-number FETCH/STORE/SEARCH/COPY).
+    pub allow_expunge: bool,
+    /// CONDSTORE enabled: unsolicited FETCH carries MODSEQ.
+    pub modseq: bool,
+    /// QRESYNC enabled: VANISHED replaces EXPUNGE.
+    pub vanished: bool,
+}
+
 /// The result of a sync: responses to send, or the mailbox is gone.
 pub enum Synced {
     Responses(Vec<crate::proto::response::Response>),
@@ -138,23 +149,46 @@ impl View {
 
     /// Announces the pending expunges: each EXPUNGE carries the sequence number valid at the
     /// moment it is sent.
-    pub fn take_expunges(&mut self) -> Vec<crate::proto::response::Response> {
+    pub fn take_expunges(&mut self, vanished: bool) -> Vec<crate::proto::response::Response> {
         let mut gone = std::mem::take(&mut self.pending_expunge);
         gone.sort_unstable();
-        gone.into_iter()
-            .filter_map(|uid| self.remove(uid))
-            .map(|seq| Data::Expunge(seq).into())
-            .collect()
+        self.expunged(&gone, vanished)
     }
 
-    /// Applies a change scan. `allow_expunge` is false during sequence-number FETCH, STORE and
-    /// SEARCH (RFC 3501 §7.4.1): expunges then stay pending. `claim` decides whether a new
+    /// Removes `uids` (ascending) from the view and reports them: one EXPUNGE per message with
+    /// the sequence number valid when it is sent, or one `VANISHED` (RFC 7162 §3.2.10).
+    pub fn expunged(
+        &mut self,
+        uids: &[u32],
+        vanished: bool,
+    ) -> Vec<crate::proto::response::Response> {
+        let mut gone = Vec::new();
+        let mut out = Vec::new();
+        for &uid in uids {
+            if let Some(seq) = self.remove(uid) {
+                gone.push(uid);
+                out.push(Data::Expunge(seq).into());
+            }
+        }
+        if vanished && !gone.is_empty() {
+            return vec![
+                Data::Vanished {
+                    earlier: false,
+                    uids: SeqSet::from_sorted(&gone),
+                }
+                .into(),
+            ];
+        }
+        out
+    }
+
+    /// Applies a change scan. Without `how.allow_expunge` (sequence-number FETCH, STORE, SEARCH;
+    /// RFC 3501 §7.4.1) expunges stay pending. `claim` decides whether a new
     /// message is \Recent for this session.
     pub fn apply(
         &mut self,
         set: ChangeSet,
-        allow_expunge: bool,
-        with_uid: bool,
+        how: Report,
         mut claim: impl FnMut(u32) -> bool,
     ) -> Synced {
         let Some(rec) = set.rec else {
@@ -191,8 +225,8 @@ impl View {
         }
         let modseq = self.modseq;
         self.own.retain(|&m| m > modseq);
-        if allow_expunge {
-            out.extend(self.take_expunges());
+        if how.allow_expunge {
+            out.extend(self.take_expunges(how.vanished));
         }
         if rec.keywords.len() != self.keywords.len() {
             self.keywords = rec.keywords.clone();
@@ -205,11 +239,13 @@ impl View {
         }
         for (uid, m) in flag_changes {
             if let Some(seq) = self.seq_of(uid) {
-                let mut items = Vec::with_capacity(2);
-                if with_uid {
-                    items.push(FetchItem::Uid(uid));
+                let mut items = vec![
+                    FetchItem::Uid(uid),
+                    FetchItem::Flags(self.flags_of(uid, &m)),
+                ];
+                if how.modseq {
+                    items.push(FetchItem::ModSeq(m.modseq));
                 }
-                items.push(FetchItem::Flags(self.flags_of(uid, &m)));
                 out.push(Data::Fetch { seq, items }.into());
             }
         }
@@ -266,6 +302,7 @@ mod tests {
             unseen: 0,
             size: 0,
             tombstone_floor: 0,
+            tombstones: 0,
         }
     }
 
@@ -334,10 +371,15 @@ mod tests {
             uid,
             msg: None,
         };
-        let out = lines(v.apply(set(vec![gone(2, 11), gone(4, 12)]), false, false, |_| false));
+        let hold = Report::default();
+        let out = lines(v.apply(set(vec![gone(2, 11), gone(4, 12)]), hold, |_| false));
         assert!(out.is_empty());
         assert_eq!(v.exists(), 4);
-        let out = lines(v.apply(set(vec![]), true, false, |_| false));
+        let allow = Report {
+            allow_expunge: true,
+            ..Report::default()
+        };
+        let out = lines(v.apply(set(vec![]), allow, |_| false));
         // uid 2 is seq 2; after it, uid 4 is seq 3.
         assert_eq!(out, vec!["* 2 EXPUNGE", "* 3 EXPUNGE"]);
         assert_eq!(v.exists(), 2);
@@ -364,11 +406,16 @@ mod tests {
                 msg: Some(msg(13, 0)),
             },
         ];
-        let out = lines(v.apply(set(ch), true, true, |_| true));
+        let how = Report {
+            allow_expunge: true,
+            modseq: true,
+            vanished: false,
+        };
+        let out = lines(v.apply(set(ch), how, |_| true));
         assert_eq!(
             out,
             vec![
-                "* 2 FETCH (UID 2 FLAGS (\\Flagged))",
+                "* 2 FETCH (UID 2 FLAGS (\\Flagged) MODSEQ (12))",
                 "* 3 EXISTS",
                 "* 1 RECENT"
             ]

@@ -30,6 +30,23 @@ pub enum Sequence {
     Saved,
 }
 
+/// RFC 7162 §3.2.5 `QRESYNC (uidvalidity mod-sequence [known-uids [seq-match-data]])`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QResync {
+    pub uidvalidity: u32,
+    pub modseq: u64,
+    pub known_uids: Option<SeqSet>,
+    /// (known sequence numbers, their UIDs).
+    pub seq_match: Option<(SeqSet, SeqSet)>,
+}
+
+/// SELECT/EXAMINE parameters (RFC 4466 `select-params`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SelectParams {
+    pub condstore: bool,
+    pub qresync: Option<QResync>,
+}
+
 /// Every command the server understands.
 #[derive(Debug)]
 pub enum CommandBody {
@@ -51,6 +68,7 @@ pub enum CommandBody {
     Select {
         mailbox: MailboxName,
         read_only: bool,
+        params: SelectParams,
     },
     Create {
         mailbox: MailboxName,
@@ -102,6 +120,10 @@ pub enum CommandBody {
         set: Sequence,
         atts: Vec<FetchAttr>,
         uid: bool,
+        /// RFC 7162 §3.1.4 `CHANGEDSINCE`.
+        changed_since: Option<u64>,
+        /// RFC 7162 §3.2.6 `VANISHED` (UID FETCH only).
+        vanished: bool,
     },
     Store {
         set: Sequence,
@@ -109,6 +131,8 @@ pub enum CommandBody {
         silent: bool,
         flags: Vec<Flag>,
         uid: bool,
+        /// RFC 7162 §3.1.3 `UNCHANGEDSINCE`.
+        unchanged_since: Option<u64>,
     },
     Search {
         program: SearchProgram,
@@ -224,11 +248,18 @@ fn parse_body(p: &mut Parser<'_>, name: &str) -> PResult<CommandBody> {
             Authenticate { mechanism, initial }
         }
         "SELECT" | "EXAMINE" => {
-            // select = "SELECT" SP mailbox
+            // select = "SELECT" SP mailbox [select-params]
             p.sp()?;
+            let mailbox = p.mailbox()?;
+            let params = if p.eat(b' ') {
+                parse_select_params(p)?
+            } else {
+                SelectParams::default()
+            };
             Select {
-                mailbox: p.mailbox()?,
+                mailbox,
                 read_only: name == "EXAMINE",
+                params,
             }
         }
         "CREATE" => Create {
@@ -342,6 +373,7 @@ fn status_att(p: &mut Parser<'_>) -> PResult<StatusItem> {
         "UIDVALIDITY" => StatusItem::UidValidity,
         "UNSEEN" => StatusItem::Unseen,
         "SIZE" => StatusItem::Size,
+        "HIGHESTMODSEQ" => StatusItem::HighestModSeq,
         other => return Err(ParseError::new(format!("Unknown status item {other}"))),
     })
 }
@@ -394,7 +426,91 @@ fn parse_fetch(p: &mut Parser<'_>, uid: bool) -> PResult<CommandBody> {
     let set = sequence(p)?;
     p.sp()?;
     let atts = parse_fetch_atts(p)?;
-    Ok(CommandBody::Fetch { set, atts, uid })
+    let (mut changed_since, mut vanished) = (None, false);
+    if p.eat(b' ') {
+        // fetch-modifiers = SP "(" fetch-modifier *(SP fetch-modifier) ")"  (RFC 4466, 7162)
+        for m in p.paren_list(|p| {
+            let k = p.keyword()?;
+            Ok(match k.as_str() {
+                "CHANGEDSINCE" => {
+                    p.sp()?;
+                    Some(p.number64()?)
+                }
+                "VANISHED" => None,
+                _ => return Err(ParseError::new(format!("Unknown FETCH modifier {k}"))),
+            })
+        })? {
+            match m {
+                Some(m) => changed_since = Some(m),
+                None => vanished = true,
+            }
+        }
+        if vanished && (!uid || changed_since.is_none()) {
+            return Err(ParseError::new(
+                "VANISHED needs UID FETCH with CHANGEDSINCE",
+            ));
+        }
+    }
+    Ok(CommandBody::Fetch {
+        set,
+        atts,
+        uid,
+        changed_since,
+        vanished,
+    })
+}
+
+/// `select-params = SP "(" select-param *(SP select-param) ")"` with RFC 7162's `CONDSTORE` and
+/// `QRESYNC (uidvalidity mod-sequence [SP known-uids [SP seq-match-data]])`.
+fn parse_select_params(p: &mut Parser<'_>) -> PResult<SelectParams> {
+    let mut params = SelectParams::default();
+    p.paren_list(|p| {
+        match p.keyword()?.as_str() {
+            "CONDSTORE" => params.condstore = true,
+            "QRESYNC" => {
+                p.sp()?;
+                p.expect(b'(')?;
+                let uidvalidity = p.nz_number()?;
+                p.sp()?;
+                let modseq = p.number64()?;
+                let mut q = QResync {
+                    uidvalidity,
+                    modseq,
+                    known_uids: None,
+                    seq_match: None,
+                };
+                if p.eat(b' ') {
+                    if p.peek() == Some(b'(') {
+                        q.seq_match = Some(seq_match(p)?);
+                    } else {
+                        q.known_uids = p.seq_set()?;
+                        if p.eat(b' ') {
+                            q.seq_match = Some(seq_match(p)?);
+                        }
+                    }
+                }
+                p.expect(b')')?;
+                params.qresync = Some(q);
+            }
+            other => return Err(ParseError::new(format!("Unknown SELECT parameter {other}"))),
+        }
+        Ok(())
+    })?;
+    Ok(params)
+}
+
+/// `seq-match-data = "(" known-sequence-set SP known-uid-set ")"`.
+fn seq_match(p: &mut Parser<'_>) -> PResult<(SeqSet, SeqSet)> {
+    p.expect(b'(')?;
+    let seqs = p
+        .seq_set()?
+        .ok_or_else(|| ParseError::new("Invalid sequence set"))?;
+    p.sp()?;
+    let uids = p
+        .seq_set()?
+        .ok_or_else(|| ParseError::new("Invalid UID set"))?;
+    p.expect(b')')?;
+    Ok((seqs, uids))
 }
 
 /// `store = "STORE" SP sequence-set SP store-att-flags`;
@@ -403,6 +519,18 @@ fn parse_store(p: &mut Parser<'_>, uid: bool) -> PResult<CommandBody> {
     p.sp()?;
     let set = sequence(p)?;
     p.sp()?;
+    // store-modifiers (RFC 4466): only RFC 7162's UNCHANGEDSINCE.
+    let mut unchanged_since = None;
+    if p.peek() == Some(b'(') {
+        p.expect(b'(')?;
+        if p.keyword()? != "UNCHANGEDSINCE" {
+            return Err(ParseError::new("Unknown STORE modifier"));
+        }
+        p.sp()?;
+        unchanged_since = Some(p.number64()?);
+        p.expect(b')')?;
+        p.sp()?;
+    }
     let mode = if p.eat(b'+') {
         StoreMode::Add
     } else if p.eat(b'-') {
@@ -432,6 +560,7 @@ fn parse_store(p: &mut Parser<'_>, uid: bool) -> PResult<CommandBody> {
         silent,
         flags,
         uid,
+        unchanged_since,
     })
 }
 

@@ -183,6 +183,7 @@ pub enum StatusItem {
     UidValidity,
     Unseen,
     Size,
+    HighestModSeq,
 }
 
 impl StatusItem {
@@ -194,6 +195,7 @@ impl StatusItem {
             StatusItem::UidValidity => "UIDVALIDITY",
             StatusItem::Unseen => "UNSEEN",
             StatusItem::Size => "SIZE",
+            StatusItem::HighestModSeq => "HIGHESTMODSEQ",
         }
     }
 }

@@ -119,6 +119,7 @@ fn new_record(
         unseen: 0,
         size: 0,
         tombstone_floor: 0,
+        tombstones: 0,
     })
 }
 

@@ -147,12 +147,45 @@ fn remove_row(
     let mut changes = txn.open_table(CHANGES)?;
     changes.remove((id, row.modseq))?;
     changes.insert((id, bump(rec)), uid)?;
+    rec.tombstones += 1;
     rec.messages -= 1;
     rec.size -= row.size;
     if !row.has(flagbits::SEEN) {
         rec.unseen -= 1;
     }
     blob::decref(txn, row.blob)
+}
+
+/// Tombstones kept per mailbox before the oldest half is compacted away (RFC 7162 §3.2.5.2 lets
+/// a server forget old expunges; QRESYNC then answers from the UIDs that still exist).
+pub const MAX_TOMBSTONES: u64 = 20_000;
+
+/// Drops the oldest half of the tombstones once there are too many; raises `tombstone_floor`.
+fn compact_tombstones(txn: &WriteTransaction, id: u64, rec: &mut MailboxRecord) -> Result<()> {
+    if rec.tombstones <= MAX_TOMBSTONES {
+        return Ok(());
+    }
+    let target = rec.tombstones / 2;
+    let msgs = txn.open_table(MESSAGES)?;
+    let mut changes = txn.open_table(CHANGES)?;
+    let mut doomed = Vec::new();
+    for r in changes.range((id, 0)..=(id, u64::MAX))? {
+        let (k, v) = r?;
+        if msgs.get((id, v.value()))?.is_none() {
+            doomed.push(k.value().1);
+            if doomed.len() as u64 >= target {
+                break;
+            }
+        }
+    }
+    for m in &doomed {
+        changes.remove((id, *m))?;
+    }
+    if let Some(&last) = doomed.last() {
+        rec.tombstone_floor = rec.tombstone_floor.max(last);
+    }
+    rec.tombstones -= doomed.len() as u64;
+    Ok(())
 }
 
 /// Deletes every message and change row of a mailbox (DELETE), refunding quota.
@@ -173,6 +206,7 @@ pub fn remove_all_messages(tx: &mut Tx<'_>, id: u64, rec: &mut MailboxRecord) ->
     rec.unseen = 0;
     rec.size = 0;
     rec.tombstone_floor = rec.highest_modseq;
+    rec.tombstones = 0;
     Ok(())
 }
 
@@ -222,6 +256,17 @@ pub fn uid_ranges(uids: &[u32]) -> Vec<(u32, u32)> {
         }
     }
     out
+}
+
+/// Result of a flag change.
+#[derive(Debug)]
+pub struct FlagsResult {
+    /// Every row the change applied to, changed or already as requested, after the change.
+    pub rows: Vec<(u32, MessageRecord)>,
+    /// Modseqs this change assigned.
+    pub assigned: Vec<u64>,
+    /// UIDs refused by UNCHANGEDSINCE.
+    pub modified: Vec<u32>,
 }
 
 /// Result of APPEND/COPY/MOVE: the target's UIDVALIDITY and the new UIDs.
@@ -316,8 +361,8 @@ impl Store {
             .await
     }
 
-    /// RFC 3501 §6.4.6 STORE on the given uids. Returns every affected row (changed or not)
-    /// and the modseqs this call assigned.
+    /// RFC 3501 §6.4.6 STORE on the given uids, with RFC 7162 UNCHANGEDSINCE: rows whose
+    /// modseq is above it are left alone and reported in `modified`.
     pub async fn store_flags(
         &self,
         mailbox: u64,
@@ -325,7 +370,8 @@ impl Store {
         op: FlagOp,
         bits: u8,
         keywords: Vec<String>,
-    ) -> Result<(Vec<(u32, MessageRecord)>, Vec<u64>)> {
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagsResult> {
         self.write(move |tx| {
             let mut rec = get_by_id_w(tx.txn, mailbox)?.ok_or(StoreError::NoSuchMailbox)?;
             if op != FlagOp::Remove && !register_keywords(&mut rec, &keywords) {
@@ -336,7 +382,12 @@ impl Store {
             let mut changes = tx.txn.open_table(CHANGES)?;
             let mut out = Vec::with_capacity(rows.len());
             let mut assigned = Vec::new();
+            let mut modified = Vec::new();
             for (uid, mut row) in rows {
+                if unchanged_since.is_some_and(|u| row.modseq > u) {
+                    modified.push(uid);
+                    continue;
+                }
                 let old = (row.flags, row.keywords.clone());
                 match op {
                     FlagOp::Add => {
@@ -377,7 +428,11 @@ impl Store {
                 put(tx.txn, mailbox, &rec)?;
                 tx.touch(mailbox);
             }
-            Ok((out, assigned))
+            Ok(FlagsResult {
+                rows: out,
+                assigned,
+                modified,
+            })
         })
         .await
     }
@@ -404,6 +459,7 @@ impl Store {
             }
             if !gone.is_empty() {
                 charge(tx.txn, &rec.owner, -(bytes as i64), -(gone.len() as i64))?;
+                compact_tombstones(tx.txn, mailbox, &mut rec)?;
                 put(tx.txn, mailbox, &rec)?;
                 tx.touch(mailbox);
             }
@@ -479,6 +535,7 @@ impl Store {
             put(tx.txn, target.id, &trec)?;
             tx.touch(target.id);
             if is_move && !same {
+                compact_tombstones(tx.txn, src, &mut src_rec)?;
                 put(tx.txn, src, &src_rec)?;
                 tx.touch(src);
             }
@@ -562,4 +619,47 @@ pub fn rows_with_blobs(
         out.push((uid, row, b));
     }
     Ok(out)
+}
+
+/// What QRESYNC needs to answer `VANISHED (EARLIER)`.
+#[derive(Debug)]
+pub struct Vanished {
+    /// UIDs expunged after the given modseq (exact when `exact`).
+    pub uids: Vec<u32>,
+    /// False when tombstones older than the modseq were compacted: `uids` is then every UID below
+    /// UIDNEXT that does not exist (RFC 7162 §3.2.5.2 allows reporting more).
+    pub exact: bool,
+}
+
+impl Store {
+    /// UIDs expunged since `modseq` (RFC 7162 §3.2.5, §3.2.6).
+    pub async fn vanished_since(&self, mailbox: u64, modseq: u64) -> Result<Vanished> {
+        self.read(move |rtx| {
+            let rec = get_by_id(rtx, mailbox)?.ok_or(StoreError::NoSuchMailbox)?;
+            if modseq >= rec.tombstone_floor {
+                let set = changes_since(rtx, mailbox, modseq)?;
+                let mut uids: Vec<u32> = set
+                    .changes
+                    .into_iter()
+                    .filter(|c| c.msg.is_none())
+                    .map(|c| c.uid)
+                    .collect();
+                uids.sort_unstable();
+                return Ok(Vanished { uids, exact: true });
+            }
+            let msgs = rtx.open_table(MESSAGES)?;
+            let mut present = Vec::new();
+            for r in msgs.range((mailbox, 0)..=(mailbox, u32::MAX))? {
+                present.push(r?.0.value().1);
+            }
+            let mut uids = Vec::new();
+            let mut next = 1;
+            for p in present.into_iter().chain(std::iter::once(rec.uidnext)) {
+                uids.extend(next..p);
+                next = p + 1;
+            }
+            Ok(Vanished { uids, exact: false })
+        })
+        .await
+    }
 }

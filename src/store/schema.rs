@@ -96,6 +96,8 @@ pub struct MailboxRecord {
     pub size: u64,
     /// Tombstones (CHANGES rows of expunged uids) with modseq <= this were compacted away.
     pub tombstone_floor: u64,
+    /// Number of tombstones kept (compacted beyond `MAX_TOMBSTONES`).
+    pub tombstones: u64,
 }
 
 impl MailboxRecord {
@@ -117,7 +119,8 @@ impl MailboxRecord {
         w.u64(self.messages.into())
             .u64(self.unseen.into())
             .u64(self.size)
-            .u64(self.tombstone_floor);
+            .u64(self.tombstone_floor)
+            .u64(self.tombstones);
         w.finish()
     }
     pub fn decode(b: &[u8]) -> Result<Self, Corrupt> {
@@ -142,6 +145,7 @@ impl MailboxRecord {
             unseen: r.u32()?,
             size: r.u64()?,
             tombstone_floor: r.u64()?,
+            tombstones: r.u64()?,
         })
     }
 }
@@ -292,6 +296,7 @@ mod tests {
             unseen: 1,
             size: 1234,
             tombstone_floor: 0,
+            tombstones: 3,
         };
         assert_eq!(MailboxRecord::decode(&m.encode()).unwrap(), m);
         let msg = MessageRecord {

@@ -22,6 +22,8 @@ pub fn capabilities(s: &Session) -> Vec<String> {
         "CHILDREN",
         "SPECIAL-USE",
         "ESEARCH",
+        "CONDSTORE",
+        "QRESYNC",
         "SEARCHRES",
     ];
     if !s.state.is_authenticated() {

@@ -13,7 +13,7 @@ use crate::mime::{self, MessageMeta, SectionData};
 use crate::proto::command::Sequence;
 use crate::proto::fetch::{FetchAttr, Partial, Section, SectionText};
 use crate::proto::response::{BlobSlice, BodyData, Data, FetchItem};
-use crate::proto::types::Flag;
+use crate::proto::types::{Flag, SeqSet};
 use crate::store::message::{FlagOp, rows_with_blobs, uid_ranges};
 use crate::store::schema::{BlobRecord, MessageRecord, flagbits};
 use crate::store::{Result as StoreResult, StoreError, blob};
@@ -24,33 +24,71 @@ use super::resolve;
 /// Messages prepared per blocking call.
 const BATCH: usize = 64;
 
-/// UID FETCH responses always carry UID (RFC 3501 §6.4.8).
+/// UID FETCH responses always carry UID (RFC 3501 §6.4.8). `CHANGEDSINCE` (RFC 7162 §3.1.4)
+/// limits the answer to messages changed after that modseq and implies MODSEQ; `VANISHED`
+/// (§3.2.6) first reports the UIDs of the set expunged since then.
 pub async fn fetch(
     s: &mut Session,
     set: Sequence,
-    atts: Vec<FetchAttr>,
+    mut atts: Vec<FetchAttr>,
     is_uid: bool,
+    changed_since: Option<u64>,
+    vanished: bool,
 ) -> CmdResult {
+    if vanished && !s.enabled.qresync {
+        return Err(CmdError::Bad("VANISHED needs ENABLE QRESYNC".into()));
+    }
+    if changed_since.is_some() {
+        s.enabled.condstore = true;
+        if !atts.contains(&FetchAttr::ModSeq) {
+            atts.push(FetchAttr::ModSeq);
+        }
+    }
     let saved = s.saved.clone();
+    let (_, sel) = s.state.selected()?;
+    if let (true, Some(since), Sequence::Set(requested)) = (vanished, changed_since, &set) {
+        let gone = s.ctx.store.vanished_since(sel.id, since).await?;
+        let ranges = requested.resolve(
+            sel.view
+                .max_uid()
+                .max(gone.uids.last().copied().unwrap_or(0)),
+        );
+        let uids: Vec<u32> = gone
+            .uids
+            .into_iter()
+            .filter(|u| {
+                ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(u))
+                    && sel.view.seq_of(*u).is_none()
+            })
+            .collect();
+        if !uids.is_empty() {
+            s.conn.queue(Data::Vanished {
+                earlier: true,
+                uids: SeqSet::from_sorted(&uids),
+            });
+        }
+    }
     let (_, sel) = s.state.selected()?;
     let uids = resolve(sel, &set, is_uid, &saved)?;
     let store = s.ctx.store.clone();
     // Implicit \Seen (RFC 3501 §6.4.5) before reading, so FLAGS show it.
     let mut seen_now: Vec<u32> = Vec::new();
     if !sel.read_only && atts.iter().any(FetchAttr::sets_seen) && !uids.is_empty() {
-        let (rows, assigned) = store
+        let r = store
             .store_flags(
                 sel.id,
                 uid_ranges(&uids),
                 FlagOp::Add,
                 flagbits::SEEN,
                 vec![],
+                None,
             )
             .await?;
-        sel.view.own_changes(&assigned);
-        seen_now = rows
+        sel.view.own_changes(&r.assigned);
+        seen_now = r
+            .rows
             .into_iter()
-            .filter(|(_, r)| assigned.contains(&r.modseq))
+            .filter(|(_, row)| r.assigned.contains(&row.modseq))
             .map(|(u, _)| u)
             .collect();
     }
@@ -72,7 +110,8 @@ pub async fn fetch(
             })
             .collect();
         let (snap2, want2) = (snap.clone(), want.clone());
-        let built = smol::unblock(move || build_batch(&snap2, mailbox, &jobs, &want2)).await;
+        let built =
+            smol::unblock(move || build_batch(&snap2, mailbox, &jobs, &want2, changed_since)).await;
         let built = built.map_err(|e| match e {
             BuildError::Store(e) => CmdError::from(e),
             BuildError::UnknownCte => CmdError::no_code(
@@ -116,11 +155,15 @@ fn build_batch(
     mailbox: u64,
     jobs: &[Job],
     atts: &[FetchAttr],
+    changed_since: Option<u64>,
 ) -> Result<Vec<(u32, Vec<FetchItem>)>, BuildError> {
     let uids: Vec<u32> = jobs.iter().map(|j| j.uid).collect();
     let rows = rows_with_blobs(snap, mailbox, &uids)?;
     let mut out = Vec::with_capacity(rows.len());
     for (uid, row, blob) in rows {
+        if changed_since.is_some_and(|c| row.modseq <= c) {
+            continue;
+        }
         let job = jobs
             .iter()
             .find(|j| j.uid == uid)

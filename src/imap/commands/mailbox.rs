@@ -2,8 +2,10 @@
 //! LIST/LSUB, STATUS (RFC 3501 §6.3), NAMESPACE (RFC 2342), ENABLE (RFC 5161).
 
 use crate::error::{CmdError, CmdResult, Done};
+use crate::proto::command::{QResync, SelectParams};
+use crate::proto::response::FetchItem;
 use crate::proto::response::{Code, Data, Status};
-use crate::proto::types::{MailboxName, StatusItem};
+use crate::proto::types::{MailboxName, SeqSet, StatusItem};
 use crate::store::mailbox::MailboxInfo;
 
 use super::super::session::Session;
@@ -12,7 +14,28 @@ use super::super::view::{View, flags_with};
 
 /// RFC 3501 §6.3.1 SELECT / §6.3.2 EXAMINE. Authenticated or selected state; a failed SELECT
 /// still leaves the previous mailbox deselected.
-pub async fn select(s: &mut Session, name: MailboxName, read_only: bool) -> CmdResult {
+///
+/// RFC 7162: `(CONDSTORE)` enables CONDSTORE; `(QRESYNC (...))` (QRESYNC enabled first, else BAD)
+/// adds `VANISHED (EARLIER)` and `FETCH (UID FLAGS MODSEQ)` for what changed since the client's
+/// modseq. Leaving a selected mailbox this way sends `[CLOSED]` (§3.2.11).
+pub async fn select(
+    s: &mut Session,
+    name: MailboxName,
+    read_only: bool,
+    params: SelectParams,
+) -> CmdResult {
+    if params.qresync.is_some() && !s.enabled.qresync {
+        return Err(CmdError::Bad(
+            "QRESYNC parameter needs ENABLE QRESYNC".into(),
+        ));
+    }
+    if params.condstore {
+        s.enabled.condstore = true;
+    }
+    if matches!(s.state, State::Selected(..)) {
+        s.conn
+            .queue(Status::ok("Previous mailbox is now closed").code(Code::Closed));
+    }
     s.state.deselect();
     let user = s.state.account()?.user.clone();
     let store = s.ctx.store.clone();
@@ -52,6 +75,12 @@ pub async fn select(s: &mut Session, name: MailboxName, read_only: bool) -> CmdR
         .queue(Status::ok("UIDs valid").code(Code::UidValidity(rec.uidvalidity)));
     s.conn
         .queue(Status::ok("Predicted next UID").code(Code::UidNext(rec.uidnext)));
+    s.conn
+        .queue(Status::ok("Highest").code(Code::HighestModSeq(rec.highest_modseq)));
+    let mut view = view;
+    if let Some(q) = params.qresync.filter(|q| q.uidvalidity == rec.uidvalidity) {
+        resync(s, snap.id, &mut view, &q).await?;
+    }
     let account = s.state.account()?.clone();
     let sel = Selected {
         id: snap.id,
@@ -70,6 +99,45 @@ pub async fn select(s: &mut Session, name: MailboxName, read_only: bool) -> CmdR
         },
         "completed",
     )
+}
+
+/// RFC 7162 §3.2.5.2: what changed since the client's modseq, as VANISHED (EARLIER) then FETCH.
+async fn resync(s: &mut Session, id: u64, view: &mut View, q: &QResync) -> CmdResult<()> {
+    let store = s.ctx.store.clone();
+    let gone = store.vanished_since(id, q.modseq).await?;
+    let known = q.known_uids.as_ref().map(|k| k.resolve(u32::MAX));
+    let in_known = |u: &u32| {
+        known
+            .as_ref()
+            .is_none_or(|k| k.iter().any(|&(lo, hi)| (lo..=hi).contains(u)))
+    };
+    let vanished: Vec<u32> = gone
+        .uids
+        .into_iter()
+        .filter(|u| in_known(u) && view.seq_of(*u).is_none())
+        .collect();
+    if !vanished.is_empty() {
+        s.conn.queue(Data::Vanished {
+            earlier: true,
+            uids: SeqSet::from_sorted(&vanished),
+        });
+    }
+    let changes = store.changes_since(id, q.modseq).await?;
+    for c in changes.changes {
+        let (Some(m), Some(seq)) = (c.msg, view.seq_of(c.uid)) else {
+            continue;
+        };
+        if c.modseq > view.modseq {
+            continue; // newer than this SELECT's snapshot: the next sync reports it
+        }
+        let items = vec![
+            FetchItem::Uid(c.uid),
+            FetchItem::Flags(view.flags_of(c.uid, &m)),
+            FetchItem::ModSeq(m.modseq),
+        ];
+        s.conn.queue(Data::Fetch { seq, items });
+    }
+    Ok(())
 }
 
 /// RFC 3501 §6.3.3 CREATE. Creating INBOX is an error.
@@ -258,6 +326,7 @@ pub async fn status(s: &mut Session, name: MailboxName, items: Vec<StatusItem>) 
             StatusItem::UidValidity => u64::from(info.rec.uidvalidity),
             StatusItem::Unseen => u64::from(info.rec.unseen),
             StatusItem::Size => info.rec.size,
+            StatusItem::HighestModSeq => info.rec.highest_modseq,
             StatusItem::Recent => {
                 let from =
                     s.ctx
@@ -286,9 +355,25 @@ pub fn namespace(s: &mut Session) -> CmdResult {
     Done::ok("completed")
 }
 
-/// RFC 5161 ENABLE: no extension in this server needs enabling yet, so none is enabled.
-pub fn enable(s: &mut Session, _caps: Vec<String>) -> CmdResult {
-    s.conn.queue(Data::Enabled(vec![]));
+/// RFC 5161 ENABLE: CONDSTORE and QRESYNC (RFC 7162 §3.2.3; QRESYNC implies CONDSTORE).
+/// Unknown names are ignored; `ENABLED` lists what this command newly enabled.
+pub fn enable(s: &mut Session, caps: Vec<String>) -> CmdResult {
+    let mut newly = Vec::new();
+    for c in caps {
+        match c.as_str() {
+            "CONDSTORE" if !s.enabled.condstore => {
+                s.enabled.condstore = true;
+                newly.push(c);
+            }
+            "QRESYNC" if !s.enabled.qresync => {
+                s.enabled.qresync = true;
+                s.enabled.condstore = true;
+                newly.push(c);
+            }
+            _ => {}
+        }
+    }
+    s.conn.queue(Data::Enabled(newly));
     Done::ok("completed")
 }
 

@@ -87,7 +87,11 @@ pub async fn dispatch(s: &mut Session, tag: &str, body: CommandBody) -> CmdResul
         )),
         Login { user, password } => nonauth::login(s, user, password).await,
         Authenticate { mechanism, initial } => nonauth::authenticate(s, &mechanism, initial).await,
-        Select { mailbox, read_only } => mailbox::select(s, mailbox, read_only).await,
+        Select {
+            mailbox,
+            read_only,
+            params,
+        } => mailbox::select(s, mailbox, read_only, params).await,
         Create { mailbox } => mailbox::create(s, mailbox).await,
         Delete { mailbox } => mailbox::delete(s, mailbox).await,
         Rename { from, to } => mailbox::rename(s, from, to).await,
@@ -117,14 +121,21 @@ pub async fn dispatch(s: &mut Session, tag: &str, body: CommandBody) -> CmdResul
             uid,
             is_move,
         } => selected::copy(s, set, mailbox, uid, is_move).await,
-        Fetch { set, atts, uid } => fetch::fetch(s, set, atts, uid).await,
+        Fetch {
+            set,
+            atts,
+            uid,
+            changed_since,
+            vanished,
+        } => fetch::fetch(s, set, atts, uid, changed_since, vanished).await,
         Store {
             set,
             mode,
             silent,
             flags,
             uid,
-        } => store::store(s, set, mode, silent, flags, uid).await,
+            unchanged_since,
+        } => store::store(s, set, mode, silent, flags, uid, unchanged_since).await,
         Search { program, uid } => search::search(s, tag, program, uid).await,
     }
 }

@@ -38,7 +38,7 @@ pub async fn search(s: &mut Session, tag: &str, program: SearchProgram, uid: boo
     let snap = s.ctx.store.snapshot_txn().await?;
     let mailbox = sel.id;
     let key = program.key.clone();
-    let matched = smol::unblock(move || -> StoreResult<Vec<u32>> {
+    let found = smol::unblock(move || -> StoreResult<Vec<(u32, u64)>> {
         let ctx = Ctx {
             uids: &uids,
             saved: &saved,
@@ -60,13 +60,21 @@ pub async fn search(s: &mut Session, tag: &str, program: SearchProgram, uid: boo
                     snap: &snap,
                 };
                 if eval(&key, &mut m, &ctx)? {
-                    out.push(uid);
+                    out.push((uid, row.modseq));
                 }
             }
         }
         Ok(out)
     })
     .await?;
+    // RFC 7162 §3.1.5: a MODSEQ key adds the highest modseq of the matches to the answer.
+    let modseq = uses_modseq(&program.key)
+        .then(|| found.iter().map(|f| f.1).max())
+        .flatten();
+    if uses_modseq(&program.key) {
+        s.enabled.condstore = true;
+    }
+    let matched: Vec<u32> = found.into_iter().map(|f| f.0).collect();
     let (_, sel) = s.state.selected()?;
     let nums: Vec<u32> = if uid {
         matched.clone()
@@ -74,7 +82,7 @@ pub async fn search(s: &mut Session, tag: &str, program: SearchProgram, uid: boo
         matched.iter().filter_map(|&u| sel.view.seq_of(u)).collect()
     };
     match &program.ret {
-        None => s.conn.queue(Data::Search { nums, modseq: None }),
+        None => s.conn.queue(Data::Search { nums, modseq }),
         Some(opts) => {
             if opts.contains(&ReturnOpt::Save) {
                 s.saved = matched;
@@ -90,12 +98,23 @@ pub async fn search(s: &mut Session, tag: &str, program: SearchProgram, uid: boo
                     count: has(ReturnOpt::Count).then_some(nums.len() as u32),
                     all: (has(ReturnOpt::All) && !nums.is_empty())
                         .then(|| SeqSet::from_sorted(&nums)),
-                    modseq: None,
+                    modseq,
                 });
             }
         }
     }
     Done::ok("completed")
+}
+
+/// True when the query contains a MODSEQ key.
+fn uses_modseq(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::ModSeq(_) => true,
+        SearchKey::Not(k) => uses_modseq(k),
+        SearchKey::Or(a, b) => uses_modseq(a) || uses_modseq(b),
+        SearchKey::And(keys) => keys.iter().any(uses_modseq),
+        _ => false,
+    }
 }
 
 struct Ctx<'a> {

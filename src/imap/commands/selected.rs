@@ -37,10 +37,8 @@ pub async fn expunge(s: &mut Session, uids: Option<Sequence>) -> CmdResult {
         return Done::ok("completed");
     }
     let (gone, _) = s.ctx.store.expunge(sel.id, only).await?;
-    for uid in gone {
-        if let Some(seq) = sel.view.remove(uid) {
-            s.conn.queue(Data::Expunge(seq));
-        }
+    for r in sel.view.expunged(&gone, s.enabled.qresync) {
+        s.conn.queue(r);
     }
     Done::ok("completed")
 }
@@ -90,10 +88,8 @@ pub async fn copy(
     }
     // RFC 6851 §4.3: COPYUID in an untagged OK before the expunges.
     s.conn.queue(Status::ok("Moved").code(code));
-    for u in &placed.src_uids {
-        if let Some(seq) = sel.view.remove(*u) {
-            s.conn.queue(Data::Expunge(seq));
-        }
+    for r in sel.view.expunged(&placed.src_uids, s.enabled.qresync) {
+        s.conn.queue(r);
     }
     Done::ok("completed")
 }

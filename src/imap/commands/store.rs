@@ -2,14 +2,17 @@
 
 use crate::error::{CmdError, CmdResult, Done};
 use crate::proto::command::{Sequence, StoreMode};
-use crate::proto::response::{Data, FetchItem};
-use crate::proto::types::Flag;
+use crate::proto::response::{Code, Data, FetchItem};
+use crate::proto::types::{Flag, SeqSet};
 use crate::store::message::{FlagOp, uid_ranges};
 use crate::store::schema::split_flags;
 
 use super::super::session::Session;
 use super::resolve;
 
+/// RFC 7162 §3.1.3: with UNCHANGEDSINCE, messages changed since are left alone and listed in
+/// `[MODIFIED]`, and FETCH (with MODSEQ) is sent for the updated ones even with .SILENT.
+#[allow(clippy::too_many_arguments)]
 pub async fn store(
     s: &mut Session,
     set: Sequence,
@@ -17,7 +20,12 @@ pub async fn store(
     silent: bool,
     flags: Vec<Flag>,
     uid: bool,
+    unchanged_since: Option<u64>,
 ) -> CmdResult {
+    if unchanged_since.is_some() {
+        s.enabled.condstore = true;
+    }
+    let with_modseq = s.enabled.condstore;
     let saved = s.saved.clone();
     let (_, sel) = s.state.selected()?;
     if sel.read_only {
@@ -33,24 +41,49 @@ pub async fn store(
         StoreMode::Remove => FlagOp::Remove,
         StoreMode::Replace => FlagOp::Replace,
     };
-    let (rows, assigned) = s
+    let r = s
         .ctx
         .store
-        .store_flags(sel.id, uid_ranges(&uids), op, bits, keywords)
+        .store_flags(
+            sel.id,
+            uid_ranges(&uids),
+            op,
+            bits,
+            keywords,
+            unchanged_since,
+        )
         .await?;
-    sel.view.own_changes(&assigned);
-    if !silent {
-        for (u, row) in rows {
-            let Some(seq) = sel.view.seq_of(u) else {
-                continue;
-            };
-            let mut items = Vec::with_capacity(2);
-            items.push(FetchItem::Flags(sel.view.flags_of(u, &row)));
-            if uid {
-                items.push(FetchItem::Uid(u));
-            }
-            s.conn.queue(Data::Fetch { seq, items });
+    sel.view.own_changes(&r.assigned);
+    for (u, row) in &r.rows {
+        let changed = r.assigned.contains(&row.modseq);
+        if silent && !(unchanged_since.is_some() && changed) {
+            continue;
         }
+        let Some(seq) = sel.view.seq_of(*u) else {
+            continue;
+        };
+        let mut items = vec![FetchItem::Flags(sel.view.flags_of(*u, row))];
+        if uid {
+            items.push(FetchItem::Uid(*u));
+        }
+        if with_modseq {
+            items.push(FetchItem::ModSeq(row.modseq));
+        }
+        s.conn.queue(Data::Fetch { seq, items });
     }
-    Done::ok("completed")
+    if r.modified.is_empty() {
+        return Done::ok("completed");
+    }
+    let nums: Vec<u32> = if uid {
+        r.modified
+    } else {
+        r.modified
+            .iter()
+            .filter_map(|&u| sel.view.seq_of(u))
+            .collect()
+    };
+    Done::ok_code(
+        Code::Modified(SeqSet::from_sorted(&nums)),
+        "conditional STORE failed for some messages",
+    )
 }
