@@ -47,6 +47,7 @@ pub enum Code {
     BadCharset(Vec<String>),
     Capability(Vec<String>),
     Parse,
+    /// The flags plus `\*` (keywords may be created); empty means read-only: `()`.
     PermanentFlags(Vec<Flag>),
     ReadOnly,
     ReadWrite,
@@ -303,12 +304,12 @@ impl Code {
             PermanentFlags(flags) => {
                 out.extend_from_slice(b"PERMANENTFLAGS ");
                 flag_list(out, flags);
-                // `\*`: clients may create keywords.
-                out.pop();
+                // `\*`: clients may create keywords, unless nothing at all can be stored
+                // (read-only: RFC 3501 §6.3.2 example `[PERMANENTFLAGS ()]`).
                 if !flags.is_empty() {
-                    out.push(b' ');
+                    out.pop();
+                    out.extend_from_slice(b" \\*)");
                 }
-                out.extend_from_slice(b"\\*)");
             }
             UidNext(n) => out.extend_from_slice(format!("UIDNEXT {n}").as_bytes()),
             UidValidity(n) => out.extend_from_slice(format!("UIDVALIDITY {n}").as_bytes()),
@@ -602,6 +603,11 @@ mod tests {
         assert_eq!(
             enc(Status::ok("Limited").code(Code::PermanentFlags(vec![Flag::Deleted, Flag::Seen]))),
             "* OK [PERMANENTFLAGS (\\Deleted \\Seen \\*)] Limited\r\n"
+        );
+        // RFC 3501 §6.3.2 EXAMINE example: read-only, nothing permanent, no `\*`.
+        assert_eq!(
+            enc(Status::ok("No permanent flags permitted").code(Code::PermanentFlags(vec![]))),
+            "* OK [PERMANENTFLAGS ()] No permanent flags permitted\r\n"
         );
         assert_eq!(
             enc(Status::ok("SELECT completed")
