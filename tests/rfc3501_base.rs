@@ -166,7 +166,7 @@ fn authenticate_plain_with_initial_response() {
     );
     c.check(
         "EXAMINE INBOX",
-        &["* …", "* …", "* …", "* …", "* …", "* …", "OK [READ-ONLY] …"],
+        &["* …", "* …", "* …", "* …", "* …", "* …", "* …", "OK [READ-ONLY] …"],
     );
 }
 
@@ -212,6 +212,7 @@ fn select_and_examine_transcripts() {
             "* OK [UNSEEN 2] …",
             &vline,
             "* OK [UIDNEXT 4] …",
+            "* OK [HIGHESTMODSEQ …",
             "OK [READ-WRITE] …",
         ],
     );
@@ -227,6 +228,7 @@ fn select_and_examine_transcripts() {
             "* OK [UNSEEN 2] …",
             &vline,
             "* OK [UIDNEXT 4] …",
+            "* OK [HIGHESTMODSEQ …",
             "OK [READ-ONLY] …",
         ],
     );
@@ -243,6 +245,7 @@ fn select_and_examine_transcripts() {
             "* 0 RECENT",
             "* OK [UIDVALIDITY #] …",
             "* OK [UIDNEXT 1] …",
+            "* OK [HIGHESTMODSEQ …",
             "OK [READ-WRITE] …",
         ],
     );
@@ -256,6 +259,7 @@ fn select_and_examine_transcripts() {
             "* OK [UNSEEN 2] …",
             &vline,
             "* OK [UIDNEXT 4] …",
+            "* OK [HIGHESTMODSEQ …",
             "OK [READ-WRITE] …",
         ],
     );
@@ -297,6 +301,7 @@ fn create_makes_parents_and_refuses_duplicates() {
             "* …",
             "* …",
             "* 0 EXISTS",
+            "* …",
             "* …",
             "* …",
             "* …",
@@ -911,6 +916,7 @@ fn modified_utf7_names_round_trip() {
             "* …",
             "* …",
             "* …",
+            "* …",
             "OK [READ-WRITE] …",
         ],
     );
@@ -1029,6 +1035,7 @@ fn restart_keeps_messages_flags_uids_and_uidvalidity() {
             "* OK [UNSEEN 1] …",
             &vline,
             "* OK [UIDNEXT 4] …",
+            "* OK [HIGHESTMODSEQ …",
             "OK [READ-WRITE] …",
         ],
     );

@@ -17,7 +17,7 @@ use super::super::view::{View, flags_with};
 ///
 /// RFC 7162: `(CONDSTORE)` enables CONDSTORE; `(QRESYNC (...))` (QRESYNC enabled first, else BAD)
 /// adds `VANISHED (EARLIER)` and `FETCH (UID FLAGS MODSEQ)` for what changed since the client's
-/// modseq. Leaving a selected mailbox this way sends `[CLOSED]` (§3.2.11).
+/// modseq. With QRESYNC, leaving a selected mailbox this way sends `[CLOSED]` (§3.2.11).
 pub async fn select(
     s: &mut Session,
     name: MailboxName,
