@@ -32,7 +32,8 @@ pub async fn select(
     if params.condstore {
         s.enabled.condstore = true;
     }
-    if matches!(s.state, State::Selected(..)) {
+    // RFC 7162 §3.2.11; sent once QRESYNC is enabled, as Dovecot does.
+    if s.enabled.qresync && matches!(s.state, State::Selected(..)) {
         s.conn
             .queue(Status::ok("Previous mailbox is now closed").code(Code::Closed));
     }
