@@ -51,7 +51,11 @@ pub async fn idle(s: &mut Session) -> CmdResult {
                         Done::ok("completed")
                     }
                     Input::Eof => Err(CmdError::Bye("Connection closed".into())),
-                    _ => Err(CmdError::Bad("Expected DONE".into())),
+                    // The stream cannot be resynchronised: close, as the session loop does.
+                    Input::Fatal { reason, .. } => Err(CmdError::Bye(reason.into())),
+                    Input::Line(_) | Input::TooBig { .. } => {
+                        Err(CmdError::Bad("Expected DONE".into()))
+                    }
                 };
             }
             Event::Changed => {
