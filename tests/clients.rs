@@ -100,24 +100,27 @@ fn server_messages(c: &mut Client, mailbox: &str) -> Vec<ServerMsg> {
     c.ok(&format!("EXAMINE {mailbox}"));
     let lines = c.ok("UID FETCH 1:* (UID FLAGS BODY.PEEK[])");
     let mut out = Vec::new();
-    for l in &lines[..lines.len() - 1] {
-        let rest = l
-            .split_once(" FETCH (UID ")
-            .unwrap_or_else(|| panic!("unexpected line {l:?}"))
-            .1;
-        let (uid, rest) = rest.split_once(' ').unwrap();
-        let flags = rest
-            .strip_prefix("FLAGS (")
-            .and_then(|r| r.split_once(')'))
+    for l in lines.iter().filter(|l| l.contains(" FETCH (")) {
+        // Item order is the server's choice: find each item in the part before the literal.
+        let open = l
+            .find("BODY[] {")
+            .unwrap_or_else(|| panic!("no BODY[] in {l:?}"));
+        let (items, literal) = (&l[..open], &l[open + 8..]);
+        let uid = items
+            .split_once("UID ")
+            .and_then(|(_, r)| r.split(|c: char| !c.is_ascii_digit()).next())
+            .unwrap_or_else(|| panic!("no UID in {l:?}"));
+        let flags = items
+            .split_once("FLAGS (")
+            .and_then(|(_, r)| r.split_once(')'))
             .unwrap_or_else(|| panic!("no FLAGS in {l:?}"))
             .0;
-        let size_at = l.find("BODY[] {").expect("BODY[] literal") + 8;
-        let size: usize = l[size_at..l.find("}\r\n").unwrap()].parse().unwrap();
-        let start = l.find("}\r\n").unwrap() + 3;
+        let (size, body) = literal.split_once("}\r\n").unwrap();
+        let size: usize = size.parse().unwrap();
         out.push(ServerMsg {
             uid: uid.parse().unwrap(),
             flags: flags.split_whitespace().map(String::from).collect(),
-            body: l.as_bytes()[start..start + size].to_vec(),
+            body: body.as_bytes()[..size].to_vec(),
         });
     }
     c.ok("CLOSE");
