@@ -166,7 +166,16 @@ fn authenticate_plain_with_initial_response() {
     );
     c.check(
         "EXAMINE INBOX",
-        &["* …", "* …", "* …", "* …", "* …", "* …", "* …", "OK [READ-ONLY] …"],
+        &[
+            "* …",
+            "* …",
+            "* …",
+            "* …",
+            "* …",
+            "* …",
+            "* …",
+            "OK [READ-ONLY] …",
+        ],
     );
 }
 
@@ -876,7 +885,13 @@ fn namespace_enable_id() {
         &["* ID (\"name\" \"postfach\" \"version\" \"…\")", "OK …"],
     );
     c.ok("LOGIN alice secret");
-    c.check("NAMESPACE", &["* NAMESPACE ((\"\" \"/\")) NIL NIL", "OK …"]);
+    c.check(
+        "NAMESPACE",
+        &[
+            "* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) ((\"Shared/\" \"/\"))",
+            "OK …",
+        ],
+    );
     // Nothing this server supports needs enabling; unknown names are ignored (RFC 5161 §3.1).
     c.check("ENABLE X-NOTHING", &["* ENABLED", "OK …"]);
     c.check("ENABLE", &["BAD …"]);

@@ -8,7 +8,13 @@ fn number_after(lines: &[String], key: &str) -> u64 {
     lines
         .iter()
         .find_map(|l| l.split(key).nth(1))
-        .and_then(|r| r.trim_start().split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .and_then(|r| {
+            r.trim_start()
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("no {key} in {lines:#?}"))
 }
 
@@ -16,7 +22,10 @@ fn setup(s: &Server, mailbox: &str, n: usize) -> Client {
     let mut c = s.login("alice");
     c.ok(&format!("CREATE {mailbox}"));
     for i in 0..n {
-        assert!(c.append(mailbox, "()", &message(&format!("m{i}"), "body")).contains("OK"));
+        assert!(
+            c.append(mailbox, "()", &message(&format!("m{i}"), "body"))
+                .contains("OK")
+        );
     }
     c
 }
@@ -33,21 +42,36 @@ fn condstore_select_fetch_store_search_status() {
     let none = c.ok(&format!("FETCH 1:* (FLAGS) (CHANGEDSINCE {highest})"));
     assert_eq!(none.len(), 1, "{none:#?}");
     let st = c.ok("STORE 2 +FLAGS (\\Flagged)");
-    assert!(st[0].starts_with("* 2 FETCH (FLAGS (\\Flagged") && st[0].contains("MODSEQ ("), "{st:#?}");
+    assert!(
+        st[0].starts_with("* 2 FETCH (FLAGS (\\Flagged") && st[0].contains("MODSEQ ("),
+        "{st:#?}"
+    );
     let m2 = number_after(&st, "MODSEQ (");
     assert!(m2 > highest);
     let changed = c.ok(&format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {highest})"));
     assert_eq!(changed.len(), 2, "{changed:#?}");
     assert!(changed[0].contains("UID 2") && changed[0].contains(&format!("MODSEQ ({m2})")));
     // UNCHANGEDSINCE: message 2 changed after `highest`, so it is refused; 1 is stored.
-    let cond = c.cmd(&format!("STORE 1:2 (UNCHANGEDSINCE {highest}) +FLAGS.SILENT (\\Seen)"));
+    let cond = c.cmd(&format!(
+        "STORE 1:2 (UNCHANGEDSINCE {highest}) +FLAGS.SILENT (\\Seen)"
+    ));
     let tagged = cond.last().unwrap();
     assert!(tagged.contains("OK [MODIFIED 2]"), "{cond:#?}");
-    assert!(cond.iter().any(|l| l.starts_with("* 1 FETCH") && l.contains("MODSEQ")), "{cond:#?}");
-    assert!(!cond.iter().any(|l| l.starts_with("* 2 FETCH")), "{cond:#?}");
+    assert!(
+        cond.iter()
+            .any(|l| l.starts_with("* 1 FETCH") && l.contains("MODSEQ")),
+        "{cond:#?}"
+    );
+    assert!(
+        !cond.iter().any(|l| l.starts_with("* 2 FETCH")),
+        "{cond:#?}"
+    );
     // SEARCH MODSEQ returns the highest modseq of the matches.
     let sr = c.ok(&format!("SEARCH MODSEQ {m2}"));
-    assert!(sr[0].starts_with("* SEARCH ") && sr[0].contains("(MODSEQ "), "{sr:#?}");
+    assert!(
+        sr[0].starts_with("* SEARCH ") && sr[0].contains("(MODSEQ "),
+        "{sr:#?}"
+    );
     // STATUS HIGHESTMODSEQ grows.
     let stat = c.ok("STATUS cs (HIGHESTMODSEQ)");
     assert!(number_after(&stat, "HIGHESTMODSEQ") > m2);
@@ -80,7 +104,10 @@ fn modseqs_never_repeat_across_sessions_and_restart() {
     c.ok("SELECT seq");
     c.ok("STORE 1 +FLAGS (after)");
     let m = c.ok("FETCH 1 (MODSEQ)");
-    assert!(number_after(&m, "MODSEQ (") > before, "modseq went backwards after restart: {m:#?}");
+    assert!(
+        number_after(&m, "MODSEQ (") > before,
+        "modseq went backwards after restart: {m:#?}"
+    );
 }
 
 #[test]
@@ -103,12 +130,26 @@ fn qresync_reconnect_gets_exactly_the_difference() {
     // Reconnect with QRESYNC.
     let mut c = s.login("alice");
     let en = c.ok("ENABLE QRESYNC");
-    assert!(en[0].starts_with("* ENABLED") && en[0].contains("QRESYNC"), "{en:#?}");
+    assert!(
+        en[0].starts_with("* ENABLED") && en[0].contains("QRESYNC"),
+        "{en:#?}"
+    );
     let sel = c.ok(&format!("SELECT qr (QRESYNC ({validity} {modseq} 1:5))"));
-    assert!(sel.iter().any(|l| l == "* VANISHED (EARLIER) 4"), "{sel:#?}");
+    assert!(
+        sel.iter().any(|l| l == "* VANISHED (EARLIER) 4"),
+        "{sel:#?}"
+    );
     let fetches: Vec<&String> = sel.iter().filter(|l| l.contains(" FETCH ")).collect();
-    assert!(fetches.iter().any(|l| l.contains("UID 2 ") && l.contains("\\Seen")), "{sel:#?}");
-    assert!(fetches.iter().any(|l| l.contains("UID 6 ")), "new message reported: {sel:#?}");
+    assert!(
+        fetches
+            .iter()
+            .any(|l| l.contains("UID 2 ") && l.contains("\\Seen")),
+        "{sel:#?}"
+    );
+    assert!(
+        fetches.iter().any(|l| l.contains("UID 6 ")),
+        "new message reported: {sel:#?}"
+    );
     assert_eq!(fetches.len(), 2, "only the changed messages: {sel:#?}");
     // While selected, an expunge by another session arrives as VANISHED, not EXPUNGE.
     let mut o = s.login("alice");
@@ -119,7 +160,9 @@ fn qresync_reconnect_gets_exactly_the_difference() {
     assert!(n.iter().any(|l| l == "* VANISHED 1"), "{n:#?}");
     assert!(!n.iter().any(|l| l.contains("EXPUNGE")), "{n:#?}");
     // UID FETCH ... (CHANGEDSINCE m VANISHED).
-    let f = c.ok(&format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {modseq} VANISHED)"));
+    let f = c.ok(&format!(
+        "UID FETCH 1:* (FLAGS) (CHANGEDSINCE {modseq} VANISHED)"
+    ));
     assert!(f[0] == "* VANISHED (EARLIER) 1,4", "{f:#?}");
     // Switching mailboxes sends CLOSED.
     let sw = c.ok("SELECT INBOX");

@@ -23,7 +23,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 /// Buffered output is written out once it reaches this size.
 pub const FLUSH_AT: usize = 64 * 1024;
 /// Bytes read per call.
-const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK: usize = 4 * 1024;
 /// Buffers larger than this shrink back after use.
 const KEEP_CAPACITY: usize = 32 * 1024;
 
@@ -45,7 +45,10 @@ pub enum Input {
 
 pub struct Connection {
     stream: Box<dyn Io>,
+    /// Received bytes; only `rbuf[..valid]` is data (a read cancelled mid-way leaves zeroed
+    /// space behind `valid`, cut off on the next call).
     rbuf: Vec<u8>,
+    valid: usize,
     framer: Framer,
     out: Output,
 }
@@ -55,6 +58,7 @@ impl Connection {
         Connection {
             stream,
             rbuf: Vec::new(),
+            valid: 0,
             framer: Framer::new(limits),
             out: Output::default(),
         }
@@ -67,6 +71,7 @@ impl Connection {
     /// Reads until one command is complete. Cancel-safe.
     pub async fn read_command(&mut self) -> io::Result<Input> {
         loop {
+            self.rbuf.truncate(self.valid);
             match self.framer.poll(&self.rbuf) {
                 Frame::Incomplete => {}
                 Frame::Continue { .. } => {
@@ -79,17 +84,21 @@ impl Connection {
                 Frame::Command { len } => {
                     let rest = self.rbuf.split_off(len);
                     let line = std::mem::replace(&mut self.rbuf, rest);
+                    self.valid = self.rbuf.len();
                     self.framer.reset();
                     self.shrink();
                     return Ok(Input::Line(line));
                 }
                 Frame::LiteralTooBig { tag, consumed } => {
                     self.rbuf.drain(..consumed);
+                    self.valid = self.rbuf.len();
                     self.framer.reset();
                     return Ok(Input::TooBig { tag });
                 }
                 Frame::Fatal { tag, reason } => {
                     self.rbuf.clear();
+                    self.valid = 0;
+                    self.framer.reset();
                     return Ok(Input::Fatal { tag, reason });
                 }
             }
@@ -107,6 +116,7 @@ impl Connection {
                 }
             };
             self.rbuf.truncate(start + n);
+            self.valid = self.rbuf.len();
             if n == 0 {
                 return Ok(Input::Eof);
             }

@@ -15,6 +15,7 @@
 //!   change log after each command and during IDLE; EXPUNGE is held back while a sequence-number
 //!   FETCH/STORE/SEARCH/COPY runs (RFC 3501 §7.4.1).
 
+pub mod access;
 pub mod commands;
 pub mod connection;
 pub mod session;

@@ -201,7 +201,7 @@ impl Session {
     /// Queues pending changes of the selected mailbox (all of them when `force`, else only if a
     /// wake-up is pending). False when the selected mailbox is gone.
     pub async fn sync(&mut self, allow_expunge: bool, force: bool) -> std::io::Result<bool> {
-        let State::Selected(_, sel) = &mut self.state else {
+        let State::Selected(account, sel) = &mut self.state else {
             return Ok(true);
         };
         if !sel.sub.take_pending() && !force {
@@ -212,7 +212,12 @@ impl Session {
             }
             return Ok(true);
         }
-        let set = match self.ctx.store.changes_since(sel.id, sel.view.modseq).await {
+        let set = match self
+            .ctx
+            .store
+            .changes_since(sel.id, sel.view.modseq, sel.seen_of.clone())
+            .await
+        {
             Ok(set) => set,
             Err(e) => {
                 error!("sync of mailbox {} failed: {e}", sel.id);
@@ -220,6 +225,17 @@ impl Session {
             }
         };
         let (hub, id, rw) = (self.ctx.store.hub().clone(), sel.id, !sel.read_only);
+        // Rights are re-checked on every change (RFC 4314: SETACL reaches selected sessions).
+        if let Some(rec) = &set.rec {
+            sel.rights = crate::store::acl::effective(&account.user, &rec.owner, &rec.acl);
+        }
+        if !sel.rights.has('r') {
+            info!(
+                "{}: read access to the selected mailbox was revoked",
+                self.peer
+            );
+            return Ok(false);
+        }
         let how = self.enabled.report(allow_expunge);
         match sel.view.apply(set, how, |uid| rw && hub.claim(id, uid)) {
             Synced::Responses(rs) => {

@@ -2,6 +2,7 @@
 
 use crate::error::CmdError;
 use crate::notify::Subscription;
+use crate::store::acl::Rights;
 
 use super::view::View;
 
@@ -14,9 +15,13 @@ pub struct Account {
 /// The selected mailbox.
 pub struct Selected {
     pub id: u64,
-    pub name: String,
+    /// Owner of the mailbox (the user, another user, or the public namespace).
+    pub owner: String,
+    /// Set when this user's `\Seen` is private (not the owner): whose it is.
+    pub seen_of: Option<String>,
+    /// The user's rights, re-read whenever the mailbox changes (SETACL included).
+    pub rights: Rights,
     pub read_only: bool,
-    pub uidvalidity: u32,
     pub view: View,
     /// Wake-ups for changes to this mailbox.
     pub sub: Subscription,

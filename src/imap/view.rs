@@ -233,7 +233,7 @@ impl View {
             out.push(Data::Flags(flags_with(&self.keywords)).into());
             out.push(
                 Status::ok("Flags permitted")
-                    .code(Code::PermanentFlags(flags_with(&self.keywords)))
+                    .code(Code::PermanentFlags(flags_with(&self.keywords), true))
                     .into(),
             );
         }

@@ -134,6 +134,30 @@ pub enum CommandBody {
         /// RFC 7162 §3.1.3 `UNCHANGEDSINCE`.
         unchanged_since: Option<u64>,
     },
+    /// RFC 4314 §3.1 `SETACL mailbox identifier mod-rights`.
+    SetAcl {
+        mailbox: MailboxName,
+        identifier: String,
+        rights: String,
+    },
+    /// RFC 4314 §3.2 `DELETEACL mailbox identifier`.
+    DeleteAcl {
+        mailbox: MailboxName,
+        identifier: String,
+    },
+    /// RFC 4314 §3.3 `GETACL mailbox`.
+    GetAcl {
+        mailbox: MailboxName,
+    },
+    /// RFC 4314 §3.4 `LISTRIGHTS mailbox identifier`.
+    ListRights {
+        mailbox: MailboxName,
+        identifier: String,
+    },
+    /// RFC 4314 §3.5 `MYRIGHTS mailbox`.
+    MyRights {
+        mailbox: MailboxName,
+    },
     Search {
         program: SearchProgram,
         uid: bool,
@@ -179,6 +203,11 @@ impl CommandBody {
             Fetch { .. } => "FETCH",
             Store { .. } => "STORE",
             Search { .. } => "SEARCH",
+            SetAcl { .. } => "SETACL",
+            DeleteAcl { .. } => "DELETEACL",
+            GetAcl { .. } => "GETACL",
+            ListRights { .. } => "LISTRIGHTS",
+            MyRights { .. } => "MYRIGHTS",
         }
     }
 }
@@ -316,6 +345,39 @@ fn parse_body(p: &mut Parser<'_>, name: &str) -> PResult<CommandBody> {
             Enable(caps)
         }
         "IDLE" => Idle,
+        "SETACL" => {
+            let mailbox = sp_mailbox(p)?;
+            p.sp()?;
+            let identifier = p.astring_utf8()?;
+            p.sp()?;
+            SetAcl {
+                mailbox,
+                identifier,
+                rights: p.astring_utf8()?,
+            }
+        }
+        "DELETEACL" => {
+            let mailbox = sp_mailbox(p)?;
+            p.sp()?;
+            DeleteAcl {
+                mailbox,
+                identifier: p.astring_utf8()?,
+            }
+        }
+        "GETACL" => GetAcl {
+            mailbox: sp_mailbox(p)?,
+        },
+        "LISTRIGHTS" => {
+            let mailbox = sp_mailbox(p)?;
+            p.sp()?;
+            ListRights {
+                mailbox,
+                identifier: p.astring_utf8()?,
+            }
+        }
+        "MYRIGHTS" => MyRights {
+            mailbox: sp_mailbox(p)?,
+        },
         "CHECK" => Check,
         "CLOSE" => Close,
         "UNSELECT" => Unselect,

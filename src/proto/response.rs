@@ -48,7 +48,8 @@ pub enum Code {
     Capability(Vec<String>),
     Parse,
     /// The flags plus `\*` (keywords may be created); empty means read-only: `()`.
-    PermanentFlags(Vec<Flag>),
+    /// The flags a client may store; `true` adds `\*` (new keywords allowed).
+    PermanentFlags(Vec<Flag>, bool),
     ReadOnly,
     ReadWrite,
     TryCreate,
@@ -209,6 +210,23 @@ pub enum Data {
     },
     Enabled(Vec<String>),
     Id(Vec<(String, String)>),
+    /// RFC 4314 §3.6 `ACL mailbox *(SP identifier SP rights)`.
+    Acl {
+        mailbox: String,
+        entries: Vec<(String, String)>,
+    },
+    /// RFC 4314 §3.7 `LISTRIGHTS mailbox identifier required *(SP optional)`.
+    ListRights {
+        mailbox: String,
+        identifier: String,
+        required: String,
+        optional: Vec<String>,
+    },
+    /// RFC 4314 §3.8 `MYRIGHTS mailbox rights`.
+    MyRights {
+        mailbox: String,
+        rights: String,
+    },
     /// RFC 7162 `VANISHED [(EARLIER)] uids`.
     Vanished {
         earlier: bool,
@@ -301,14 +319,16 @@ impl Code {
                 out.extend_from_slice(b"CAPABILITY ");
                 out.extend_from_slice(caps.join(" ").as_bytes());
             }
-            PermanentFlags(flags) => {
+            PermanentFlags(flags, keywords) => {
                 out.extend_from_slice(b"PERMANENTFLAGS ");
                 flag_list(out, flags);
-                // `\*`: clients may create keywords, unless nothing at all can be stored
-                // (read-only: RFC 3501 §6.3.2 example `[PERMANENTFLAGS ()]`).
-                if !flags.is_empty() {
+                // `\*`: clients may create keywords (RFC 3501 §7.1).
+                if *keywords {
                     out.pop();
-                    out.extend_from_slice(b" \\*)");
+                    if !flags.is_empty() {
+                        out.push(b' ');
+                    }
+                    out.extend_from_slice(b"\\*)");
                 }
             }
             UidNext(n) => out.extend_from_slice(format!("UIDNEXT {n}").as_bytes()),
@@ -542,6 +562,45 @@ impl Data {
                 }
                 out.push(b')');
             }
+            Data::Acl {
+                mailbox: name,
+                entries,
+            } => {
+                out.extend_from_slice(b"ACL ");
+                mailbox(out, name);
+                for (id, rights) in entries {
+                    out.push(b' ');
+                    astring(out, id.as_bytes());
+                    out.push(b' ');
+                    astring(out, rights.as_bytes());
+                }
+            }
+            Data::ListRights {
+                mailbox: name,
+                identifier,
+                required,
+                optional,
+            } => {
+                out.extend_from_slice(b"LISTRIGHTS ");
+                mailbox(out, name);
+                out.push(b' ');
+                astring(out, identifier.as_bytes());
+                out.push(b' ');
+                astring(out, required.as_bytes());
+                for o in optional {
+                    out.push(b' ');
+                    astring(out, o.as_bytes());
+                }
+            }
+            Data::MyRights {
+                mailbox: name,
+                rights,
+            } => {
+                out.extend_from_slice(b"MYRIGHTS ");
+                mailbox(out, name);
+                out.push(b' ');
+                astring(out, rights.as_bytes());
+            }
             Data::Vanished { earlier, uids } => {
                 out.extend_from_slice(if *earlier {
                     b"VANISHED (EARLIER) "
@@ -601,12 +660,14 @@ mod tests {
             "* OK [UIDVALIDITY 3857529045] UIDs valid\r\n"
         );
         assert_eq!(
-            enc(Status::ok("Limited").code(Code::PermanentFlags(vec![Flag::Deleted, Flag::Seen]))),
+            enc(Status::ok("Limited")
+                .code(Code::PermanentFlags(vec![Flag::Deleted, Flag::Seen], true))),
             "* OK [PERMANENTFLAGS (\\Deleted \\Seen \\*)] Limited\r\n"
         );
         // RFC 3501 §6.3.2 EXAMINE example: read-only, nothing permanent, no `\*`.
         assert_eq!(
-            enc(Status::ok("No permanent flags permitted").code(Code::PermanentFlags(vec![]))),
+            enc(Status::ok("No permanent flags permitted")
+                .code(Code::PermanentFlags(vec![], false))),
             "* OK [PERMANENTFLAGS ()] No permanent flags permitted\r\n"
         );
         assert_eq!(

@@ -335,13 +335,10 @@ impl Store {
         .await
     }
 
-    /// RFC 3501 §6.3.6/§6.3.7 SUBSCRIBE / UNSUBSCRIBE. Subscribing requires the mailbox to
-    /// exist; unsubscribing a name that is not subscribed is an error.
+    /// RFC 3501 §6.3.6/§6.3.7 SUBSCRIBE / UNSUBSCRIBE of a name as `user` sees it (the caller
+    /// checks that it may be subscribed); unsubscribing a name that is not subscribed is an error.
     pub async fn subscribe(&self, user: String, name: String, on: bool) -> Result<()> {
         self.write(move |tx| {
-            if on && get_w(tx.txn, &user, &name)?.is_none() {
-                return Err(StoreError::NoSuchMailbox);
-            }
             let mut subs = tx.txn.open_table(SUBSCRIPTIONS)?;
             if on {
                 subs.insert((user.as_str(), name.as_str()), ())?;

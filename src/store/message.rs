@@ -5,6 +5,7 @@
 
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
 
+use super::acl::{self, SEEN};
 use super::blob::{self, Prepared};
 use super::mailbox::{MailboxInfo, get_by_id, get_by_id_w, get_w, lookup, put};
 use super::schema::{
@@ -57,6 +58,23 @@ pub struct NewMessage {
     pub flags: u8,
     pub keywords: Vec<String>,
     pub date: DateTime,
+}
+
+/// Replaces a row's `\Seen` with `user`'s private one (SEEN table) when `user` is given.
+fn personalize(
+    seen_t: &impl ReadableTable<(u64, u32, &'static str), ()>,
+    mailbox: u64,
+    uid: u32,
+    user: Option<&str>,
+    row: &mut MessageRecord,
+) -> Result<()> {
+    if let Some(u) = user {
+        row.flags &= !flagbits::SEEN;
+        if acl::seen(seen_t, mailbox, uid, u)? {
+            row.flags |= flagbits::SEEN;
+        }
+    }
+    Ok(())
 }
 
 /// Takes the next modseq of a mailbox.
@@ -153,6 +171,7 @@ fn remove_row(
     if !row.has(flagbits::SEEN) {
         rec.unseen -= 1;
     }
+    acl::forget(txn, id, uid)?;
     blob::decref(txn, row.blob)
 }
 
@@ -200,6 +219,7 @@ pub fn remove_all_messages(tx: &mut Tx<'_>, id: u64, rec: &mut MailboxRecord) ->
     let mut changes = tx.txn.open_table(CHANGES)?;
     changes.retain_in((id, 0)..=(id, u64::MAX), |_, _| false)?;
     drop(changes);
+    acl::forget_mailbox(tx.txn, id)?;
     let bytes: u64 = rows.iter().map(|(_, r)| r.size).sum();
     charge(tx.txn, &rec.owner, -(bytes as i64), -(rows.len() as i64))?;
     rec.messages = 0;
@@ -280,7 +300,13 @@ pub struct Placed {
 
 impl Store {
     /// SELECT/EXAMINE snapshot (RFC 3501 §6.3.1).
-    pub async fn snapshot(&self, owner: String, name: String) -> Result<Snapshot> {
+    /// `seen_of`: whose `\Seen` counts for UNSEEN (None = the owner's).
+    pub async fn snapshot(
+        &self,
+        owner: String,
+        name: String,
+        seen_of: Option<String>,
+    ) -> Result<Snapshot> {
         self.read(move |rtx| {
             let info = selectable(lookup(
                 &rtx.open_table(MAILBOX_NAMES)?,
@@ -289,14 +315,19 @@ impl Store {
                 &name,
             )?)?;
             let msgs = rtx.open_table(MESSAGES)?;
+            let seen_t = rtx.open_table(SEEN)?;
             let mut uids = Vec::with_capacity(info.rec.messages as usize);
             let mut first_unseen = None;
             for r in msgs.range((info.id, 0)..=(info.id, u32::MAX))? {
                 let (k, v) = r?;
-                uids.push(k.value().1);
-                if first_unseen.is_none() && !MessageRecord::decode(v.value())?.has(flagbits::SEEN)
-                {
-                    first_unseen = Some(uids.len() as u32);
+                let uid = k.value().1;
+                uids.push(uid);
+                if first_unseen.is_none() {
+                    let mut row = MessageRecord::decode(v.value())?;
+                    personalize(&seen_t, info.id, uid, seen_of.as_deref(), &mut row)?;
+                    if !row.has(flagbits::SEEN) {
+                        first_unseen = Some(uids.len() as u32);
+                    }
                 }
             }
             Ok(Snapshot {
@@ -329,11 +360,19 @@ impl Store {
         owner: String,
         name: String,
         content: Prepared,
-        m: NewMessage,
+        mut m: NewMessage,
+        by: String,
     ) -> Result<Placed> {
         self.write(move |tx| {
             let info = selectable(get_w(tx.txn, &owner, &name)?)?;
             let mut rec = info.rec;
+            // A non-owner's \Seen is private to them.
+            let private_seen = acl::seen_is_private(&by, &owner) && m.flags & flagbits::SEEN != 0;
+            m.flags &= if acl::seen_is_private(&by, &owner) {
+                !flagbits::SEEN
+            } else {
+                !0
+            };
             if !register_keywords(&mut rec, &m.keywords) {
                 return Err(StoreError::Cannot("Too many keywords in this mailbox"));
             }
@@ -343,6 +382,9 @@ impl Store {
             charge(tx.txn, &owner, content.size as i64, 1)?;
             let blob = blob::insert(tx.txn, &content)?;
             let uid = add_row(tx.txn, info.id, &mut rec, blob, content.size, &m)?;
+            if private_seen {
+                acl::set_seen(tx.txn, info.id, uid, &by, true)?;
+            }
             put(tx.txn, info.id, &rec)?;
             tx.touch(info.id);
             Ok(Placed {
@@ -356,13 +398,22 @@ impl Store {
     }
 
     /// Changes with modseq > `since`, oldest first, plus the current mailbox record.
-    pub async fn changes_since(&self, mailbox: u64, since: u64) -> Result<ChangeSet> {
-        self.read(move |rtx| changes_since(rtx, mailbox, since))
+    pub async fn changes_since(
+        &self,
+        mailbox: u64,
+        since: u64,
+        seen_of: Option<String>,
+    ) -> Result<ChangeSet> {
+        self.read(move |rtx| changes_since(rtx, mailbox, since, seen_of.as_deref()))
             .await
     }
 
     /// RFC 3501 §6.4.6 STORE on the given uids, with RFC 7162 UNCHANGEDSINCE: rows whose
     /// modseq is above it are left alone and reported in `modified`.
+    ///
+    /// `seen_of`: a user whose `\Seen` is private (not the owner): `\Seen` changes go to the
+    /// SEEN table, the rest to the shared flags; the returned rows show that user's view.
+    #[allow(clippy::too_many_arguments)]
     pub async fn store_flags(
         &self,
         mailbox: u64,
@@ -371,6 +422,7 @@ impl Store {
         bits: u8,
         keywords: Vec<String>,
         unchanged_since: Option<u64>,
+        seen_of: Option<String>,
     ) -> Result<FlagsResult> {
         self.write(move |tx| {
             let mut rec = get_by_id_w(tx.txn, mailbox)?.ok_or(StoreError::NoSuchMailbox)?;
@@ -380,6 +432,7 @@ impl Store {
             let rows = rows_for(&tx.txn.open_table(MESSAGES)?, mailbox, &uids)?;
             let mut msgs = tx.txn.open_table(MESSAGES)?;
             let mut changes = tx.txn.open_table(CHANGES)?;
+            let mut seen_t = tx.txn.open_table(SEEN)?;
             let mut out = Vec::with_capacity(rows.len());
             let mut assigned = Vec::new();
             let mut modified = Vec::new();
@@ -388,42 +441,66 @@ impl Store {
                     modified.push(uid);
                     continue;
                 }
-                let old = (row.flags, row.keywords.clone());
+                let old_seen = match &seen_of {
+                    Some(u) => acl::seen(&seen_t, mailbox, uid, u)?,
+                    None => row.has(flagbits::SEEN),
+                };
+                let old_shared = (row.flags & !flagbits::SEEN, row.keywords.clone());
+                let mut flags = old_shared.0 | if old_seen { flagbits::SEEN } else { 0 };
+                let mut kws = row.keywords.clone();
                 match op {
                     FlagOp::Add => {
-                        row.flags |= bits;
+                        flags |= bits;
                         for k in &keywords {
-                            if !row.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
-                                row.keywords.push(k.clone());
+                            if !kws.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                                kws.push(k.clone());
                             }
                         }
                     }
                     FlagOp::Remove => {
-                        row.flags &= !bits;
-                        row.keywords
-                            .retain(|x| !keywords.iter().any(|k| k.eq_ignore_ascii_case(x)));
+                        flags &= !bits;
+                        kws.retain(|x| !keywords.iter().any(|k| k.eq_ignore_ascii_case(x)));
                     }
                     FlagOp::Replace => {
-                        row.flags = bits;
-                        row.keywords = keywords.clone();
+                        flags = bits;
+                        kws = keywords.clone();
                     }
                 }
-                if (row.flags, &row.keywords) != (old.0, &old.1) {
-                    let was_seen = old.0 & flagbits::SEEN != 0;
-                    match (was_seen, row.has(flagbits::SEEN)) {
-                        (false, true) => rec.unseen -= 1,
-                        (true, false) => rec.unseen += 1,
-                        _ => {}
+                let new_seen = flags & flagbits::SEEN != 0;
+                let shared_changed =
+                    (flags & !flagbits::SEEN, &kws) != (old_shared.0, &old_shared.1);
+                if shared_changed || new_seen != old_seen {
+                    match &seen_of {
+                        Some(u) => {
+                            if new_seen {
+                                seen_t.insert((mailbox, uid, u.as_str()), ())?;
+                            } else {
+                                seen_t.remove((mailbox, uid, u.as_str()))?;
+                            }
+                            row.flags = (row.flags & flagbits::SEEN) | (flags & !flagbits::SEEN);
+                        }
+                        None => {
+                            match (old_seen, new_seen) {
+                                (false, true) => rec.unseen -= 1,
+                                (true, false) => rec.unseen += 1,
+                                _ => {}
+                            }
+                            row.flags = flags;
+                        }
                     }
+                    row.keywords = kws;
                     changes.remove((mailbox, row.modseq))?;
                     row.modseq = bump(&mut rec);
                     changes.insert((mailbox, row.modseq), uid)?;
                     msgs.insert((mailbox, uid), row.encode().as_slice())?;
                     assigned.push(row.modseq);
                 }
+                // The caller sees its own view of \Seen.
+                row.flags =
+                    (row.flags & !flagbits::SEEN) | if new_seen { flagbits::SEEN } else { 0 };
                 out.push((uid, row));
             }
-            drop((msgs, changes));
+            drop((msgs, changes, seen_t));
             if !assigned.is_empty() {
                 put(tx.txn, mailbox, &rec)?;
                 tx.touch(mailbox);
@@ -478,6 +555,8 @@ impl Store {
         owner: String,
         dst: String,
         is_move: bool,
+        by: String,
+        target_rights: acl::Rights,
     ) -> Result<(Placed, Vec<u64>)> {
         self.write(move |tx| {
             let target = selectable(get_w(tx.txn, &owner, &dst)?)?;
@@ -509,14 +588,40 @@ impl Store {
                 src_uids: vec![],
                 uids: vec![],
             };
+            // The copy carries the flags as `by` sees them; its \Seen is private unless `by`
+            // owns the target.
+            let (src_private, dst_private) = (
+                acl::seen_is_private(&by, &src_rec.owner),
+                acl::seen_is_private(&by, &trec.owner),
+            );
             for (uid, row) in &rows {
                 blob::incref(tx.txn, row.blob, 1)?;
+                let mut shown = row.clone();
+                if src_private {
+                    personalize(
+                        &tx.txn.open_table(SEEN)?,
+                        src,
+                        *uid,
+                        Some(by.as_str()),
+                        &mut shown,
+                    )?;
+                }
+                let mut keywords = row.keywords.clone();
+                let flags = acl::allowed_flags(shown.flags, &mut keywords, target_rights);
+                let seen = flags & flagbits::SEEN != 0;
                 let m = NewMessage {
-                    flags: row.flags,
-                    keywords: row.keywords.clone(),
+                    flags: if dst_private {
+                        flags & !flagbits::SEEN
+                    } else {
+                        flags
+                    },
+                    keywords,
                     date: row.internal_date,
                 };
                 let new_uid = add_row(tx.txn, target.id, &mut trec, row.blob, row.size, &m)?;
+                if dst_private && seen {
+                    acl::set_seen(tx.txn, target.id, new_uid, &by, true)?;
+                }
                 placed.src_uids.push(*uid);
                 placed.uids.push(new_uid);
             }
@@ -546,7 +651,12 @@ impl Store {
 }
 
 /// See [`Store::changes_since`].
-pub fn changes_since(rtx: &ReadTransaction, mailbox: u64, since: u64) -> Result<ChangeSet> {
+pub fn changes_since(
+    rtx: &ReadTransaction,
+    mailbox: u64,
+    since: u64,
+    seen_of: Option<&str>,
+) -> Result<ChangeSet> {
     let Some(rec) = get_by_id(rtx, mailbox)? else {
         return Ok(ChangeSet {
             rec: None,
@@ -555,14 +665,18 @@ pub fn changes_since(rtx: &ReadTransaction, mailbox: u64, since: u64) -> Result<
     };
     let changes = rtx.open_table(CHANGES)?;
     let msgs = rtx.open_table(MESSAGES)?;
+    let seen_t = rtx.open_table(SEEN)?;
     let mut out = Vec::new();
     for r in changes.range((mailbox, since.saturating_add(1))..=(mailbox, u64::MAX))? {
         let (k, v) = r?;
         let uid = v.value();
-        let msg = msgs
+        let mut msg = msgs
             .get((mailbox, uid))?
             .map(|m| MessageRecord::decode(m.value()))
             .transpose()?;
+        if let Some(m) = msg.as_mut() {
+            personalize(&seen_t, mailbox, uid, seen_of, m)?;
+        }
         out.push(Change {
             modseq: k.value().1,
             uid,
@@ -603,15 +717,18 @@ pub fn rows_with_blobs(
     rtx: &ReadTransaction,
     mailbox: u64,
     uids: &[u32],
+    seen_of: Option<&str>,
 ) -> Result<Vec<(u32, MessageRecord, super::schema::BlobRecord)>> {
     let msgs = rtx.open_table(MESSAGES)?;
+    let seen_t = rtx.open_table(SEEN)?;
     let blobs = rtx.open_table(super::schema::BLOBS)?;
     let mut out = Vec::with_capacity(uids.len());
     for &uid in uids {
         let Some(v) = msgs.get((mailbox, uid))? else {
             continue;
         };
-        let row = MessageRecord::decode(v.value())?;
+        let mut row = MessageRecord::decode(v.value())?;
+        personalize(&seen_t, mailbox, uid, seen_of, &mut row)?;
         let b = blobs
             .get(row.blob)?
             .ok_or(StoreError::Internal("missing blob".into()))?;
@@ -637,7 +754,7 @@ impl Store {
         self.read(move |rtx| {
             let rec = get_by_id(rtx, mailbox)?.ok_or(StoreError::NoSuchMailbox)?;
             if modseq >= rec.tombstone_floor {
-                let set = changes_since(rtx, mailbox, modseq)?;
+                let set = changes_since(rtx, mailbox, modseq, None)?;
                 let mut uids: Vec<u32> = set
                     .changes
                     .into_iter()

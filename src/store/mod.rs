@@ -13,6 +13,7 @@
 //! Layout: `schema` (tables and records), `codec` (record encoding), `user`, `mailbox`,
 //! `message` (operations), `blob` (message content in compressed chunks).
 
+pub mod acl;
 pub mod blob;
 pub mod codec;
 pub mod mailbox;
@@ -213,6 +214,7 @@ fn init_schema(db: &Database) -> Result<()> {
         txn.open_table(CHANGES)?;
         txn.open_table(BLOBS)?;
         txn.open_table(CHUNKS)?;
+        txn.open_table(acl::SEEN)?;
     }
     txn.commit()?;
     Ok(())

@@ -332,7 +332,7 @@ def core_flow(host, port, user, password):
 
     step("NAMESPACE")
     data = ok(M.namespace(), "NAMESPACE")
-    eq(data[0], b'(("" "/")) NIL NIL', "NAMESPACE answer")
+    eq(data[0], b'(("" "/")) (("Other Users/" "/")) (("Shared/" "/"))', "NAMESPACE answer")
 
     step("LIST / LSUB of a fresh account")
     names = list_names(M, "", "*")

@@ -24,6 +24,8 @@ pub fn capabilities(s: &Session) -> Vec<String> {
         "ESEARCH",
         "CONDSTORE",
         "QRESYNC",
+        "ACL",
+        "RIGHTS=texk",
         "SEARCHRES",
     ];
     if !s.state.is_authenticated() {

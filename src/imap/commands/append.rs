@@ -8,8 +8,12 @@ use crate::store::blob;
 use crate::store::message::NewMessage;
 use crate::store::schema::split_flags;
 
+use super::super::access;
 use super::super::session::Session;
+use super::selected::try_create;
+use crate::store::acl;
 
+/// Needs `i` on the target; flags without the matching right are dropped (RFC 4314 §4).
 pub async fn append(
     s: &mut Session,
     mailbox: MailboxName,
@@ -21,19 +25,20 @@ pub async fn append(
     if message.is_empty() {
         return Err(CmdError::no("Empty message"));
     }
-    let (flags, keywords) = split_flags(&flags);
+    let t = access::locate(&user, &mailbox)?;
+    let target = access::open(&s.ctx.store, &user, &t)
+        .await
+        .map_err(try_create)?;
+    access::need(target.rights, "i")?;
+    let (flags, mut keywords) = split_flags(&flags);
+    let flags = acl::allowed_flags(flags, &mut keywords, target.rights);
     let content = smol::unblock(move || blob::prepare(message)).await;
     let m = NewMessage {
         flags,
         keywords,
         date: date.unwrap_or_else(DateTime::now),
     };
-    match s
-        .ctx
-        .store
-        .append(user, mailbox.to_string(), content, m)
-        .await
-    {
+    match s.ctx.store.append(t.owner, t.name, content, m, user).await {
         Ok(placed) => {
             let code = Code::AppendUid {
                 validity: placed.uidvalidity,

@@ -73,7 +73,12 @@ pub async fn fetch(
     let store = s.ctx.store.clone();
     // Implicit \Seen (RFC 3501 §6.4.5) before reading, so FLAGS show it.
     let mut seen_now: Vec<u32> = Vec::new();
-    if !sel.read_only && atts.iter().any(FetchAttr::sets_seen) && !uids.is_empty() {
+    // Implicit \Seen needs the `s` right (RFC 4314 §4); without it, FETCH just reads.
+    if !sel.read_only
+        && sel.rights.has('s')
+        && atts.iter().any(FetchAttr::sets_seen)
+        && !uids.is_empty()
+    {
         let r = store
             .store_flags(
                 sel.id,
@@ -82,6 +87,7 @@ pub async fn fetch(
                 flagbits::SEEN,
                 vec![],
                 None,
+                sel.seen_of.clone(),
             )
             .await?;
         sel.view.own_changes(&r.assigned);
@@ -109,9 +115,18 @@ pub async fn fetch(
                 seen_now: seen_now.contains(&uid),
             })
             .collect();
-        let (snap2, want2) = (snap.clone(), want.clone());
-        let built =
-            smol::unblock(move || build_batch(&snap2, mailbox, &jobs, &want2, changed_since)).await;
+        let (snap2, want2, seen_of) = (snap.clone(), want.clone(), sel.seen_of.clone());
+        let built = smol::unblock(move || {
+            build_batch(
+                &snap2,
+                mailbox,
+                &jobs,
+                &want2,
+                changed_since,
+                seen_of.as_deref(),
+            )
+        })
+        .await;
         let built = built.map_err(|e| match e {
             BuildError::Store(e) => CmdError::from(e),
             BuildError::UnknownCte => CmdError::no_code(
@@ -156,9 +171,10 @@ fn build_batch(
     jobs: &[Job],
     atts: &[FetchAttr],
     changed_since: Option<u64>,
+    seen_of: Option<&str>,
 ) -> Result<Vec<(u32, Vec<FetchItem>)>, BuildError> {
     let uids: Vec<u32> = jobs.iter().map(|j| j.uid).collect();
-    let rows = rows_with_blobs(snap, mailbox, &uids)?;
+    let rows = rows_with_blobs(snap, mailbox, &uids, seen_of)?;
     let mut out = Vec::with_capacity(rows.len());
     for (uid, row, blob) in rows {
         if changed_since.is_some_and(|c| row.modseq <= c) {

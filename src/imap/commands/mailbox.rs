@@ -5,7 +5,10 @@ use crate::error::{CmdError, CmdResult, Done};
 use crate::proto::command::{QResync, SelectParams};
 use crate::proto::response::FetchItem;
 use crate::proto::response::{Code, Data, Status};
-use crate::proto::types::{MailboxName, SeqSet, StatusItem};
+use crate::proto::types::{Flag, MailboxName, SeqSet, StatusItem};
+use crate::store::acl::{Rights, seen_is_private};
+
+use super::super::access;
 use crate::store::mailbox::MailboxInfo;
 
 use super::super::session::Session;
@@ -40,10 +43,19 @@ pub async fn select(
     s.state.deselect();
     let user = s.state.account()?.user.clone();
     let store = s.ctx.store.clone();
-    let info = store.mailbox_get(user.clone(), name.to_string()).await?;
+    let target = access::locate(&user, &name)?;
+    let acc = access::open(&store, &user, &target).await?;
+    access::need(acc.rights, "r")?;
+    // RFC 4314 §4: without any right to change state, the mailbox opens read-only.
+    let rights = acc.rights;
+    let read_only = read_only || !"stwe".chars().any(|c| rights.has(c));
+    let seen_of = seen_is_private(&user, &target.owner).then(|| user.clone());
     // Watch before the snapshot, so no change can fall between the two.
-    let sub = store.hub().subscribe(info.id);
-    let snap = store.snapshot(user, name.to_string()).await?;
+    let sub = store.hub().subscribe(acc.info.id);
+    let snap = store
+        .snapshot(target.owner.clone(), target.name.clone(), seen_of.clone())
+        .await?;
+    let info = acc.info;
     if snap.id != info.id {
         return Err(CmdError::no("Mailbox changed during SELECT, try again"));
     }
@@ -63,9 +75,16 @@ pub async fn select(
     );
     let flags = flags_with(&rec.keywords);
     s.conn.queue(Data::Flags(flags.clone()));
-    let permanent = if read_only { vec![] } else { flags };
+    let permanent = if read_only {
+        vec![]
+    } else {
+        settable(&flags, rights)
+    };
     s.conn
-        .queue(Status::ok("Flags permitted").code(Code::PermanentFlags(permanent)));
+        .queue(Status::ok("Flags permitted").code(Code::PermanentFlags(
+            permanent,
+            !read_only && rights.has('w'),
+        )));
     s.conn.queue(Data::Exists(view.exists()));
     s.conn.queue(Data::Recent(view.recent_count()));
     if let Some(seq) = snap.first_unseen {
@@ -80,14 +99,15 @@ pub async fn select(
         .queue(Status::ok("Highest").code(Code::HighestModSeq(rec.highest_modseq)));
     let mut view = view;
     if let Some(q) = params.qresync.filter(|q| q.uidvalidity == rec.uidvalidity) {
-        resync(s, snap.id, &mut view, &q).await?;
+        resync(s, snap.id, &mut view, &q, seen_of.clone()).await?;
     }
     let account = s.state.account()?.clone();
     let sel = Selected {
         id: snap.id,
-        name: name.to_string(),
+        owner: target.owner,
+        seen_of,
+        rights,
         read_only,
-        uidvalidity: rec.uidvalidity,
         view,
         sub,
     };
@@ -102,8 +122,33 @@ pub async fn select(
     )
 }
 
+/// The flags `rights` allow to set (RFC 4314 §4: `s` for \Seen, `t` for \Deleted, `w` for the
+/// rest).
+pub fn settable(flags: &[Flag], rights: Rights) -> Vec<Flag> {
+    flags
+        .iter()
+        .filter(|f| rights.has(right_for(f)))
+        .cloned()
+        .collect()
+}
+
+/// The right needed to set or clear a flag.
+pub fn right_for(flag: &Flag) -> char {
+    match flag {
+        Flag::Seen => 's',
+        Flag::Deleted => 't',
+        _ => 'w',
+    }
+}
+
 /// RFC 7162 §3.2.5.2: what changed since the client's modseq, as VANISHED (EARLIER) then FETCH.
-async fn resync(s: &mut Session, id: u64, view: &mut View, q: &QResync) -> CmdResult<()> {
+async fn resync(
+    s: &mut Session,
+    id: u64,
+    view: &mut View,
+    q: &QResync,
+    seen_of: Option<String>,
+) -> CmdResult<()> {
     let store = s.ctx.store.clone();
     let gone = store.vanished_since(id, q.modseq).await?;
     let known = q.known_uids.as_ref().map(|k| k.resolve(u32::MAX));
@@ -123,7 +168,7 @@ async fn resync(s: &mut Session, id: u64, view: &mut View, q: &QResync) -> CmdRe
             uids: SeqSet::from_sorted(&vanished),
         });
     }
-    let changes = store.changes_since(id, q.modseq).await?;
+    let changes = store.changes_since(id, q.modseq, seen_of).await?;
     for c in changes.changes {
         let (Some(m), Some(seq)) = (c.msg, view.seq_of(c.uid)) else {
             continue;
@@ -141,7 +186,8 @@ async fn resync(s: &mut Session, id: u64, view: &mut View, q: &QResync) -> CmdRe
     Ok(())
 }
 
-/// RFC 3501 §6.3.3 CREATE. Creating INBOX is an error.
+/// RFC 3501 §6.3.3 CREATE. Creating INBOX is an error; in another user's or the public
+/// namespace it needs `k` on the parent (RFC 4314 §4).
 pub async fn create(s: &mut Session, name: MailboxName) -> CmdResult {
     if name.is_inbox() {
         return Err(CmdError::no_code(
@@ -150,36 +196,107 @@ pub async fn create(s: &mut Session, name: MailboxName) -> CmdResult {
         ));
     }
     let user = s.state.account()?.user.clone();
-    s.ctx.store.mailbox_create(user, name.to_string()).await?;
+    let t = access::locate(&user, &name)?;
+    access::can_create_in(&s.ctx.store, &user, &t).await?;
+    s.ctx.store.mailbox_create(t.owner, t.name).await?;
     Done::ok("completed")
 }
 
-/// RFC 3501 §6.3.4 DELETE.
+/// RFC 3501 §6.3.4 DELETE; needs `x` (RFC 4314 §4).
 pub async fn delete(s: &mut Session, name: MailboxName) -> CmdResult {
     let user = s.state.account()?.user.clone();
-    s.ctx.store.mailbox_delete(user, name.to_string()).await?;
+    let t = access::locate(&user, &name)?;
+    let a = access::open(&s.ctx.store, &user, &t).await?;
+    access::need(a.rights, "x")?;
+    s.ctx.store.mailbox_delete(t.owner, t.name).await?;
     Done::ok("completed")
 }
 
-/// RFC 3501 §6.3.5 RENAME.
+/// RFC 3501 §6.3.5 RENAME; needs `x` on the source and `k` on the new parent (RFC 4314 §4).
+/// Both names must be in the same owner's tree.
 pub async fn rename(s: &mut Session, from: MailboxName, to: MailboxName) -> CmdResult {
     let user = s.state.account()?.user.clone();
+    let (src, dst) = (access::locate(&user, &from)?, access::locate(&user, &to)?);
+    let a = access::open(&s.ctx.store, &user, &src).await?;
+    access::need(a.rights, "x")?;
+    if src.owner != dst.owner {
+        return Err(CmdError::no_code(
+            Code::Cannot,
+            "Cannot move a mailbox to another namespace",
+        ));
+    }
+    access::can_create_in(&s.ctx.store, &user, &dst).await?;
     s.ctx
         .store
-        .mailbox_rename(user, from.to_string(), to.to_string())
+        .mailbox_rename(src.owner, src.name, dst.name)
         .await?;
     Done::ok("completed")
 }
 
-/// RFC 3501 §6.3.6 SUBSCRIBE / §6.3.7 UNSUBSCRIBE.
+/// RFC 3501 §6.3.6 SUBSCRIBE / §6.3.7 UNSUBSCRIBE. Subscribing needs a mailbox the user can
+/// see; unsubscribing works for any subscribed name.
 pub async fn subscribe(s: &mut Session, name: MailboxName, on: bool) -> CmdResult {
     let user = s.state.account()?.user.clone();
+    if on {
+        let t = access::locate(&user, &name)?;
+        access::open(&s.ctx.store, &user, &t).await?;
+    }
     s.ctx.store.subscribe(user, name.to_string(), on).await?;
     Done::ok("completed")
 }
 
+/// One LIST candidate: a visible name and its mailbox (None for namespace nodes).
+struct Entry<'a> {
+    name: String,
+    mailbox: Option<&'a MailboxInfo>,
+}
+
+/// Every name `user` can see: personal mailboxes, shared ones with `l`, and the namespace and
+/// hierarchy nodes above shared ones (as `\Noselect`).
+fn visible_entries<'a>(
+    user: &str,
+    own: &'a [MailboxInfo],
+    shared: &'a [MailboxInfo],
+) -> Vec<Entry<'a>> {
+    let mut out: Vec<Entry<'a>> = own
+        .iter()
+        .map(|m| Entry {
+            name: m.rec.name.clone(),
+            mailbox: Some(m),
+        })
+        .collect();
+    let mut names: std::collections::BTreeSet<String> =
+        out.iter().map(|e| e.name.clone()).collect();
+    for m in shared {
+        let name = access::visible(user, &m.rec.owner, &m.rec.name);
+        names.insert(name.clone());
+        out.push(Entry {
+            name,
+            mailbox: Some(m),
+        });
+    }
+    let mut nodes = Vec::new();
+    for e in out
+        .iter()
+        .filter(|e| e.mailbox.is_some_and(|m| m.rec.owner != user))
+    {
+        for (i, _) in e.name.match_indices('/') {
+            let parent = &e.name[..i];
+            if names.insert(parent.to_string()) {
+                nodes.push(Entry {
+                    name: parent.to_string(),
+                    mailbox: None,
+                });
+            }
+        }
+    }
+    out.extend(nodes);
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
 /// RFC 3501 §6.3.8 LIST and §6.3.9 LSUB, with RFC 3348 CHILDREN and RFC 6154 SPECIAL-USE
-/// attributes.
+/// attributes, across the three namespaces.
 pub async fn list(s: &mut Session, reference: String, pattern: String, lsub: bool) -> CmdResult {
     let user = s.state.account()?.user.clone();
     if pattern.is_empty() && !lsub {
@@ -192,20 +309,22 @@ pub async fn list(s: &mut Session, reference: String, pattern: String, lsub: boo
         return Done::ok("completed");
     }
     let pattern = canonical_pattern(&format!("{reference}{pattern}"));
-    let all = s.ctx.store.mailbox_list(user.clone()).await?;
+    let own = s.ctx.store.mailbox_list(user.clone()).await?;
+    let shared = s.ctx.store.mailboxes_shared_with(user.clone()).await?;
+    let entries = visible_entries(&user, &own, &shared);
     if lsub {
         let subs = s.ctx.store.subscriptions(user).await?;
-        for (name, attrs) in lsub_entries(&subs, &all, &pattern) {
+        for (name, attrs) in lsub_entries(&subs, &entries, &pattern) {
             s.conn.queue(Data::List { lsub, attrs, name });
         }
         return Done::ok("completed");
     }
-    for m in &all {
-        if wildcard_match(&pattern, &m.rec.name) {
+    for e in &entries {
+        if wildcard_match(&pattern, &e.name) {
             s.conn.queue(Data::List {
                 lsub,
-                attrs: attributes(m, &all),
-                name: m.rec.name.clone(),
+                attrs: attributes(e, &entries),
+                name: e.name.clone(),
             });
         }
     }
@@ -221,14 +340,14 @@ fn canonical_pattern(p: &str) -> String {
     p.to_string()
 }
 
-/// LIST attributes of one mailbox.
-fn attributes(m: &MailboxInfo, all: &[MailboxInfo]) -> Vec<String> {
+/// LIST attributes of one entry.
+fn attributes(e: &Entry<'_>, all: &[Entry<'_>]) -> Vec<String> {
     let mut attrs = Vec::new();
-    if m.rec.noselect {
+    if e.mailbox.is_none_or(|m| m.rec.noselect) {
         attrs.push("\\Noselect".to_string());
     }
-    let prefix = format!("{}/", m.rec.name);
-    let children = all.iter().any(|c| c.rec.name.starts_with(&prefix));
+    let prefix = format!("{}/", e.name);
+    let children = all.iter().any(|c| c.name.starts_with(&prefix));
     attrs.push(
         if children {
             "\\HasChildren"
@@ -237,7 +356,7 @@ fn attributes(m: &MailboxInfo, all: &[MailboxInfo]) -> Vec<String> {
         }
         .into(),
     );
-    if !m.rec.special_use.is_empty() {
+    if let Some(m) = e.mailbox.filter(|m| !m.rec.special_use.is_empty()) {
         attrs.push(m.rec.special_use.clone());
     }
     attrs
@@ -245,14 +364,14 @@ fn attributes(m: &MailboxInfo, all: &[MailboxInfo]) -> Vec<String> {
 
 /// LSUB answers: subscribed names matching the pattern; with `%`, unsubscribed parents of
 /// subscribed names show as `\Noselect` (RFC 3501 §6.3.9).
-fn lsub_entries(subs: &[String], all: &[MailboxInfo], pattern: &str) -> Vec<(String, Vec<String>)> {
+fn lsub_entries(subs: &[String], all: &[Entry<'_>], pattern: &str) -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for name in subs {
         if wildcard_match(pattern, name) {
             let noselect = all
                 .iter()
-                .find(|m| &m.rec.name == name)
-                .is_some_and(|m| m.rec.noselect);
+                .find(|e| &e.name == name)
+                .is_some_and(|e| e.mailbox.is_none_or(|m| m.rec.noselect));
             out.push((
                 name.clone(),
                 if noselect {
@@ -309,10 +428,14 @@ pub fn wildcard_match(pattern: &str, name: &str) -> bool {
     row[n.len()]
 }
 
-/// RFC 3501 §6.3.10 STATUS (+ RFC 8438 SIZE).
+/// RFC 3501 §6.3.10 STATUS (+ RFC 8438 SIZE, RFC 7162 HIGHESTMODSEQ); needs `r`. UNSEEN
+/// counts the caller's own `\Seen` on shared mailboxes.
 pub async fn status(s: &mut Session, name: MailboxName, items: Vec<StatusItem>) -> CmdResult {
     let user = s.state.account()?.user.clone();
-    let info = s.ctx.store.mailbox_get(user, name.to_string()).await?;
+    let t = access::locate(&user, &name)?;
+    let a = access::open(&s.ctx.store, &user, &t).await?;
+    access::need(a.rights, "r")?;
+    let info = a.info;
     if info.rec.noselect {
         return Err(CmdError::no_code(
             Code::NonExistent,
@@ -325,15 +448,16 @@ pub async fn status(s: &mut Session, name: MailboxName, items: Vec<StatusItem>) 
             StatusItem::Messages => u64::from(info.rec.messages),
             StatusItem::UidNext => u64::from(info.rec.uidnext),
             StatusItem::UidValidity => u64::from(info.rec.uidvalidity),
+            StatusItem::Unseen if seen_is_private(&user, &info.rec.owner) => {
+                let seen = s.ctx.store.seen_count(info.id, user.clone()).await?;
+                u64::from(info.rec.messages.saturating_sub(seen))
+            }
             StatusItem::Unseen => u64::from(info.rec.unseen),
             StatusItem::Size => info.rec.size,
             StatusItem::HighestModSeq => info.rec.highest_modseq,
             StatusItem::Recent => {
-                let from =
-                    s.ctx
-                        .store
-                        .hub()
-                        .recent_from(info.id, info.rec.first_recent_uid, 0, false);
+                let hub = s.ctx.store.hub();
+                let from = hub.recent_from(info.id, info.rec.first_recent_uid, 0, false);
                 u64::from(s.ctx.store.count_from(info.id, from).await?)
             }
         };
@@ -346,12 +470,12 @@ pub async fn status(s: &mut Session, name: MailboxName, items: Vec<StatusItem>) 
     Done::ok("completed")
 }
 
-/// RFC 2342 NAMESPACE: one personal namespace, no others yet.
+/// RFC 2342 NAMESPACE: personal `""`, other users `Other Users/`, public `Shared/`.
 pub fn namespace(s: &mut Session) -> CmdResult {
     s.conn.queue(Data::Namespace {
         personal: vec![String::new()],
-        other: vec![],
-        shared: vec![],
+        other: vec![format!("{}/", access::OTHER_USERS)],
+        shared: vec![format!("{}/", access::SHARED)],
     });
     Done::ok("completed")
 }

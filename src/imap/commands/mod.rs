@@ -1,6 +1,7 @@
 //! The command table: which state allows which command, and dispatch to the handler of each
 //! command group (one file each, named after RFC 3501 §6's sections).
 
+pub mod acl;
 pub mod any;
 pub mod append;
 pub mod fetch;
@@ -42,6 +43,11 @@ fn allowed(body: &CommandBody) -> Allowed {
         | Append { .. }
         | Namespace
         | Enable(_)
+        | SetAcl { .. }
+        | DeleteAcl { .. }
+        | GetAcl { .. }
+        | ListRights { .. }
+        | MyRights { .. }
         | Idle => Allowed::Authenticated,
         Check
         | Close
@@ -137,6 +143,21 @@ pub async fn dispatch(s: &mut Session, tag: &str, body: CommandBody) -> CmdResul
             unchanged_since,
         } => store::store(s, set, mode, silent, flags, uid, unchanged_since).await,
         Search { program, uid } => search::search(s, tag, program, uid).await,
+        SetAcl {
+            mailbox,
+            identifier,
+            rights,
+        } => acl::set(s, mailbox, identifier, Some(rights)).await,
+        DeleteAcl {
+            mailbox,
+            identifier,
+        } => acl::set(s, mailbox, identifier, None).await,
+        GetAcl { mailbox } => acl::get(s, mailbox).await,
+        ListRights {
+            mailbox,
+            identifier,
+        } => acl::list_rights(s, mailbox, identifier).await,
+        MyRights { mailbox } => acl::my_rights(s, mailbox).await,
     }
 }
 

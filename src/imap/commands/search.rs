@@ -37,6 +37,7 @@ pub async fn search(s: &mut Session, tag: &str, program: SearchProgram, uid: boo
     let recent: Vec<bool> = uids.iter().map(|&u| sel.view.is_recent(u)).collect();
     let snap = s.ctx.store.snapshot_txn().await?;
     let mailbox = sel.id;
+    let seen_of = sel.seen_of.clone();
     let key = program.key.clone();
     let found = smol::unblock(move || -> StoreResult<Vec<(u32, u64)>> {
         let ctx = Ctx {
@@ -45,7 +46,7 @@ pub async fn search(s: &mut Session, tag: &str, program: SearchProgram, uid: boo
         };
         let mut out = Vec::new();
         for (chunk_start, chunk) in uids.chunks(256).enumerate().map(|(i, c)| (i * 256, c)) {
-            let rows = rows_with_blobs(&snap, mailbox, chunk)?;
+            let rows = rows_with_blobs(&snap, mailbox, chunk, seen_of.as_deref())?;
             for (uid, row, b) in rows {
                 let seq = chunk_start + chunk.iter().position(|&u| u == uid).unwrap_or(0) + 1;
                 let mut m = Msg {

@@ -8,6 +8,7 @@ use crate::proto::types::{MailboxName, SeqSet};
 use crate::store::StoreError;
 use crate::store::message::uid_ranges;
 
+use super::super::access;
 use super::super::session::Session;
 use super::resolve;
 
@@ -15,7 +16,8 @@ use super::resolve;
 /// RFC 3691 UNSELECT: deselect without expunging.
 pub async fn close(s: &mut Session, expunge: bool) -> CmdResult {
     let (_, sel) = s.state.selected()?;
-    if expunge && !sel.read_only {
+    // Without `e` (RFC 4314 §4) CLOSE just closes.
+    if expunge && !sel.read_only && sel.rights.has('e') {
         s.ctx.store.expunge(sel.id, None).await?;
     }
     s.state.deselect();
@@ -26,6 +28,7 @@ pub async fn close(s: &mut Session, expunge: bool) -> CmdResult {
 pub async fn expunge(s: &mut Session, uids: Option<Sequence>) -> CmdResult {
     let saved = s.saved.clone();
     let (_, sel) = s.state.selected()?;
+    access::need(sel.rights, "e")?;
     if sel.read_only {
         return Err(CmdError::no("Mailbox is read-only"));
     }
@@ -43,6 +46,16 @@ pub async fn expunge(s: &mut Session, uids: Option<Sequence>) -> CmdResult {
     Done::ok("completed")
 }
 
+/// A missing target is `NO [TRYCREATE]` (RFC 3501 §6.4.7, §6.3.11).
+pub fn try_create(e: CmdError) -> CmdError {
+    match e {
+        CmdError::No(Some(Code::NonExistent), _) => {
+            CmdError::no_code(Code::TryCreate, "Target mailbox does not exist")
+        }
+        e => e,
+    }
+}
+
 /// RFC 3501 §6.4.7 COPY / RFC 6851 MOVE, with RFC 4315 COPYUID.
 pub async fn copy(
     s: &mut Session,
@@ -53,20 +66,37 @@ pub async fn copy(
 ) -> CmdResult {
     let saved = s.saved.clone();
     let user = s.state.account()?.user.clone();
+    // RFC 4314 §4: `i` on the target; MOVE also expunges, so `t` and `e` on the source.
+    let t = access::locate(&user, &target)?;
+    let dst = access::open(&s.ctx.store, &user, &t)
+        .await
+        .map_err(try_create)?;
+    access::need(dst.rights, "i")?;
     let (_, sel) = s.state.selected()?;
     if is_move && sel.read_only {
         return Err(CmdError::no("Mailbox is read-only"));
+    }
+    if is_move {
+        access::need(sel.rights, "te")?;
     }
     let uids = resolve(sel, &set, uid, &saved)?;
     if uids.is_empty() {
         return Done::ok("completed, no messages");
     }
-    let (placed, _) = match s
+    let placed = s
         .ctx
         .store
-        .copy(sel.id, uid_ranges(&uids), user, target.to_string(), is_move)
-        .await
-    {
+        .copy(
+            sel.id,
+            uid_ranges(&uids),
+            t.owner,
+            t.name,
+            is_move,
+            user,
+            dst.rights,
+        )
+        .await;
+    let (placed, _) = match placed {
         Err(StoreError::NoSuchMailbox) => {
             return Err(CmdError::no_code(
                 Code::TryCreate,

@@ -28,6 +28,9 @@ pub async fn store(
     let with_modseq = s.enabled.condstore;
     let saved = s.saved.clone();
     let (_, sel) = s.state.selected()?;
+    // RFC 4314 §4: \Seen needs `s`, \Deleted `t`, other flags `w`.
+    let needed: String = flags.iter().map(super::mailbox::right_for).collect();
+    super::super::access::need(sel.rights, &needed)?;
     if sel.read_only {
         return Err(CmdError::no("Mailbox is read-only"));
     }
@@ -51,6 +54,7 @@ pub async fn store(
             bits,
             keywords,
             unchanged_since,
+            sel.seen_of.clone(),
         )
         .await?;
     sel.view.own_changes(&r.assigned);
