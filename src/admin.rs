@@ -14,19 +14,41 @@ use std::path::Path;
 use log::{info, warn};
 use smol::io::{AsyncBufReadExt, AsyncWriteExt};
 
-use crate::cli::{User, UserAction};
+use crate::cli::{Acl, AclAction, Mailbox, MailboxAction, User, UserAction};
 use crate::config;
 use crate::notify::Hub;
+use crate::store::acl::{Rights, SHARED_OWNER};
 use crate::store::user::canonical_name;
 use crate::store::{Store, StoreError};
 
 /// One administrative request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Request {
-    UserAdd { name: String, hash: String },
-    UserPasswd { name: String, hash: String },
-    UserDel { name: String },
+    UserAdd {
+        name: String,
+        hash: String,
+    },
+    UserPasswd {
+        name: String,
+        hash: String,
+    },
+    UserDel {
+        name: String,
+    },
     UserList,
+    AclGet {
+        owner: String,
+        mailbox: String,
+    },
+    AclSet {
+        owner: String,
+        mailbox: String,
+        identifier: String,
+        rights: Option<String>,
+    },
+    MailboxCreateShared {
+        name: String,
+    },
 }
 
 impl Request {
@@ -36,6 +58,24 @@ impl Request {
             Request::UserPasswd { name, hash } => format!("user-passwd\t{name}\t{hash}"),
             Request::UserDel { name } => format!("user-del\t{name}"),
             Request::UserList => "user-list".into(),
+            Request::AclGet { owner, mailbox } => format!("acl-get\t{owner}\t{mailbox}"),
+            Request::AclSet {
+                owner,
+                mailbox,
+                identifier,
+                rights: Some(r),
+            } => {
+                format!("acl-set\t{owner}\t{mailbox}\t{identifier}\t{r}")
+            }
+            Request::AclSet {
+                owner,
+                mailbox,
+                identifier,
+                rights: None,
+            } => {
+                format!("acl-delete\t{owner}\t{mailbox}\t{identifier}")
+            }
+            Request::MailboxCreateShared { name } => format!("mailbox-create-shared\t{name}"),
         }
     }
 
@@ -54,6 +94,25 @@ impl Request {
                 name: n.to_string(),
             },
             ["user-list"] => Request::UserList,
+            ["acl-get", o, m] => Request::AclGet {
+                owner: o.to_string(),
+                mailbox: m.to_string(),
+            },
+            ["acl-set", o, m, i, r] => Request::AclSet {
+                owner: o.to_string(),
+                mailbox: m.to_string(),
+                identifier: i.to_string(),
+                rights: Some(r.to_string()),
+            },
+            ["acl-delete", o, m, i] => Request::AclSet {
+                owner: o.to_string(),
+                mailbox: m.to_string(),
+                identifier: i.to_string(),
+                rights: None,
+            },
+            ["mailbox-create-shared", n] => Request::MailboxCreateShared {
+                name: n.to_string(),
+            },
             _ => return None,
         })
     }
@@ -75,6 +134,30 @@ pub async fn execute(store: &Store, req: Request) -> Result<String, String> {
             format!("user {name} deleted")
         }),
         Request::UserList => store.user_list().await.map(|l| l.join("\n")),
+        Request::AclGet { owner, mailbox } => store.mailbox_get(owner, mailbox).await.map(|m| {
+            let mut lines: Vec<String> = m.rec.acl.iter().map(|(i, r)| format!("{i} {r}")).collect();
+            if m.rec.owner != SHARED_OWNER {
+                lines.insert(0, format!("{} {} (owner)", m.rec.owner, Rights::ALL.letters()));
+            }
+            lines.join("\n")
+        }),
+        Request::AclSet { owner, mailbox, identifier, rights } => {
+            let current = match store.mailbox_get(owner.clone(), mailbox.clone()).await {
+                Ok(m) => m.rec.acl.into_iter().find(|(i, _)| *i == identifier).map(|(_, r)| r),
+                Err(e) => return Err(e.to_string()),
+            };
+            let new = match rights.as_deref() {
+                None => None,
+                Some(r) => Some(modify_rights(current.as_deref().unwrap_or(""), r)?),
+            };
+            store.set_acl(owner, mailbox.clone(), identifier.clone(), new).await.map(|()| {
+                format!("rights of {identifier} on {mailbox} updated")
+            })
+        }
+        Request::MailboxCreateShared { name } => store
+            .mailbox_create(SHARED_OWNER.to_string(), name.clone())
+            .await
+            .map(|_| format!("created Shared/{name}; grant access with `postfach acl set Shared/{name} USER RIGHTS`")),
     };
     r.map_err(|e| match e {
         StoreError::Internal(e) => {
@@ -82,6 +165,22 @@ pub async fn execute(store: &Store, req: Request) -> Result<String, String> {
             "internal error, see the server log".into()
         }
         e => e.to_string(),
+    })
+}
+
+/// Applies `+letters`, `-letters` or `letters` to the current rights (RFC 4314 §3.1).
+fn modify_rights(current: &str, change: &str) -> Result<Rights, String> {
+    let cur = Rights::parse(current).unwrap_or_default();
+    let (op, letters) = match change.as_bytes().first() {
+        Some(b'+') => ('+', &change[1..]),
+        Some(b'-') => ('-', &change[1..]),
+        _ => ('=', change),
+    };
+    let r = Rights::parse(letters).map_err(|c| format!("unknown right '{c}' (use lrswipkxtea)"))?;
+    Ok(match op {
+        '+' => cur.union(r),
+        '-' => cur.minus(r),
+        _ => r,
     })
 }
 
@@ -197,6 +296,84 @@ fn read_password() -> Result<Vec<u8>, String> {
         return Err("empty password".into());
     }
     Ok(pw.as_bytes().to_vec())
+}
+
+/// Splits an operator's mailbox argument into (owner, stored name).
+fn acl_target(mailbox: &str, owner: Option<String>) -> Result<(String, String), String> {
+    match owner {
+        Some(o) => Ok((canonical_name(&o)?, mailbox.to_string())),
+        None => match mailbox.strip_prefix("Shared/") {
+            Some(name) if !name.is_empty() => Ok((SHARED_OWNER.to_string(), name.to_string())),
+            _ => Err(
+                "MAILBOX must be Shared/NAME, or give --owner USER for a personal mailbox".into(),
+            ),
+        },
+    }
+}
+
+/// Validates an ACL identifier: a user, `anyone`, `authenticated`, or one of them negated.
+fn acl_identifier(id: &str) -> Result<String, String> {
+    let (neg, rest) = id.strip_prefix('-').map_or(("", id), |r| ("-", r));
+    let rest = rest.to_lowercase();
+    if rest == "anyone" || rest == "authenticated" {
+        return Ok(format!("{neg}{rest}"));
+    }
+    Ok(format!("{neg}{}", canonical_name(&rest)?))
+}
+
+/// `postfach acl …`.
+pub fn acl_command(a: Acl) -> Result<(), String> {
+    let (dir, req) = match a.action {
+        AclAction::Get(g) => {
+            let (owner, mailbox) = acl_target(&g.mailbox, g.owner)?;
+            (g.data, Request::AclGet { owner, mailbox })
+        }
+        AclAction::Set(s) => {
+            let (owner, mailbox) = acl_target(&s.mailbox, s.owner)?;
+            let identifier = acl_identifier(&s.identifier)?;
+            (
+                s.data,
+                Request::AclSet {
+                    owner,
+                    mailbox,
+                    identifier,
+                    rights: Some(s.rights),
+                },
+            )
+        }
+        AclAction::Delete(d) => {
+            let (owner, mailbox) = acl_target(&d.mailbox, d.owner)?;
+            let identifier = acl_identifier(&d.identifier)?;
+            (
+                d.data,
+                Request::AclSet {
+                    owner,
+                    mailbox,
+                    identifier,
+                    rights: None,
+                },
+            )
+        }
+    };
+    let text = run_request(&dir, req)?;
+    if !text.is_empty() {
+        println!("{text}");
+    }
+    Ok(())
+}
+
+/// `postfach mailbox …`.
+pub fn mailbox_command(m: Mailbox) -> Result<(), String> {
+    let MailboxAction::CreateShared(c) = m.action;
+    let name = crate::proto::types::MailboxName::new(&c.name).map_err(|e| e.to_string())?;
+    let text = run_request(
+        &c.data,
+        Request::MailboxCreateShared {
+            name: name.to_string(),
+        },
+    )?;
+    println!("{text}");
+    Ok(())
 }
 
 /// `postfach user …`.

@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     Serve(Serve),
     User(User),
+    Acl(Acl),
+    Mailbox(Mailbox),
 }
 
 fn default_data() -> PathBuf {
@@ -123,6 +125,104 @@ pub struct UserDel {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "list")]
 pub struct UserList {
+    /// data directory (default: $POSTFACH_DATA or ./postfach-data)
+    #[argh(option, default = "default_data()")]
+    pub data: PathBuf,
+}
+
+/// Manage access rights (RFC 4314) of a mailbox (works whether or not the server is running).
+/// MAILBOX is `Shared/NAME` for the public namespace, or a user's own name with --owner.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "acl")]
+pub struct Acl {
+    #[argh(subcommand)]
+    pub action: AclAction,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum AclAction {
+    Get(AclGet),
+    Set(AclSet),
+    Delete(AclDelete),
+}
+
+/// Show a mailbox's access list.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "get")]
+pub struct AclGet {
+    /// mailbox (`Shared/NAME`, or NAME with --owner)
+    #[argh(positional)]
+    pub mailbox: String,
+    /// the user owning the mailbox (omit for the public namespace)
+    #[argh(option)]
+    pub owner: Option<String>,
+    /// data directory (default: $POSTFACH_DATA or ./postfach-data)
+    #[argh(option, default = "default_data()")]
+    pub data: PathBuf,
+}
+
+/// Grant rights: IDENTIFIER is a user, `anyone`, `authenticated` or `-user`; RIGHTS letters of
+/// `lrswipkxtea`, or `+letters` / `-letters` to add or remove.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "set")]
+pub struct AclSet {
+    /// mailbox (`Shared/NAME`, or NAME with --owner)
+    #[argh(positional)]
+    pub mailbox: String,
+    /// who gets the rights
+    #[argh(positional)]
+    pub identifier: String,
+    /// the rights
+    #[argh(positional)]
+    pub rights: String,
+    /// the user owning the mailbox (omit for the public namespace)
+    #[argh(option)]
+    pub owner: Option<String>,
+    /// data directory (default: $POSTFACH_DATA or ./postfach-data)
+    #[argh(option, default = "default_data()")]
+    pub data: PathBuf,
+}
+
+/// Remove an identifier's entry.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "delete")]
+pub struct AclDelete {
+    /// mailbox (`Shared/NAME`, or NAME with --owner)
+    #[argh(positional)]
+    pub mailbox: String,
+    /// whose entry to remove
+    #[argh(positional)]
+    pub identifier: String,
+    /// the user owning the mailbox (omit for the public namespace)
+    #[argh(option)]
+    pub owner: Option<String>,
+    /// data directory (default: $POSTFACH_DATA or ./postfach-data)
+    #[argh(option, default = "default_data()")]
+    pub data: PathBuf,
+}
+
+/// Manage mailboxes of the public namespace.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "mailbox")]
+pub struct Mailbox {
+    #[argh(subcommand)]
+    pub action: MailboxAction,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum MailboxAction {
+    CreateShared(MailboxCreateShared),
+}
+
+/// Create a public folder `Shared/NAME` (owned by no user; grant access with `acl set`).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "create-shared")]
+pub struct MailboxCreateShared {
+    /// folder name below `Shared/`
+    #[argh(positional)]
+    pub name: String,
     /// data directory (default: $POSTFACH_DATA or ./postfach-data)
     #[argh(option, default = "default_data()")]
     pub data: PathBuf,

@@ -37,6 +37,8 @@ fn main() -> ExitCode {
         None => Err("no command given; try `postfach serve` or `postfach --help`".to_string()),
         Some(cli::Command::Serve(s)) => server::run(s),
         Some(cli::Command::User(u)) => admin::user_command(u),
+        Some(cli::Command::Acl(a)) => admin::acl_command(a),
+        Some(cli::Command::Mailbox(m)) => admin::mailbox_command(m),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

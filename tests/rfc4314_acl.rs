@@ -232,3 +232,67 @@ fn shared_namespace_and_negative_rights() {
     let (st, _) = g.status("CREATE Shared/Mine");
     assert_eq!(st, "NO");
 }
+
+/// Runs the `postfach` CLI against the running server's data directory.
+fn cli(s: &Server, args: &[&str]) -> String {
+    let out = std::process::Command::new(BIN)
+        .args(args)
+        .arg("--data")
+        .arg(&s.data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn operator_shares_a_public_folder_while_the_server_runs() {
+    let s = Server::shared(&[]);
+    let (a, b) = (s.new_user(), s.new_user());
+    let folder = format!("Family{a}");
+    cli(&s, &["mailbox", "create-shared", &folder]);
+    cli(
+        &s,
+        &["acl", "set", &format!("Shared/{folder}"), &a, "lrswite"],
+    );
+    cli(
+        &s,
+        &["acl", "set", &format!("Shared/{folder}"), &b, "lrswite"],
+    );
+    let listed = cli(&s, &["acl", "get", &format!("Shared/{folder}")]);
+    assert!(listed.contains(&format!("{a} lrswite")), "{listed}");
+    let mut ca = s.login(&a);
+    let mut cb = s.login(&b);
+    let name = format!("Shared/{folder}");
+    let list = ca.ok("LIST \"\" \"Shared/*\"");
+    assert!(
+        list.iter().any(|l| l.ends_with(&format!("\"/\" {name}"))),
+        "{list:#?}"
+    );
+    ca.ok(&format!("SELECT {name}"));
+    let tag = ca.idle();
+    assert!(
+        cb.append(&name, "(\\Seen)", &message("for the family", "x"))
+            .contains("OK")
+    );
+    assert_eq!(ca.read_line(), "* 1 EXISTS");
+    ca.done(&tag);
+    // b appended with \Seen: seen for b only.
+    let fa = ca.ok("FETCH 1 (FLAGS)");
+    assert!(
+        fa[0].contains("FLAGS (\\Recent)") || fa[0].contains("FLAGS ()"),
+        "{fa:#?}"
+    );
+    cb.ok(&format!("SELECT {name}"));
+    let fb = cb.ok("FETCH 1 (FLAGS)");
+    assert!(fb[0].contains("\\Seen"), "{fb:#?}");
+    // Removing b's entry from the CLI ends b's access.
+    cli(&s, &["acl", "delete", &name, &b]);
+    cb.send_raw(b"n1 NOOP\r\n");
+    let lines = cb.expect_closed();
+    assert!(lines.iter().any(|l| l.starts_with("* BYE")), "{lines:#?}");
+}
