@@ -224,6 +224,17 @@ pub fn uid_ranges(uids: &[u32]) -> Vec<(u32, u32)> {
     out
 }
 
+/// Result of a STORE.
+#[derive(Debug)]
+pub struct Stored {
+    /// Every affected row (changed or not), as it is now.
+    pub rows: Vec<(u32, MessageRecord)>,
+    /// The modseqs this call assigned, one per changed row.
+    pub assigned: Vec<u64>,
+    /// `replaced[i]`: the modseq the row had before it got `assigned[i]`.
+    pub replaced: Vec<u64>,
+}
+
 /// Result of APPEND/COPY/MOVE: the target's UIDVALIDITY and the new UIDs.
 #[derive(Debug)]
 pub struct Placed {
@@ -326,6 +337,23 @@ impl Store {
         bits: u8,
         keywords: Vec<String>,
     ) -> Result<(Vec<(u32, MessageRecord)>, Vec<u64>)> {
+        let s = self
+            .store_flags_replacing(mailbox, uids, op, bits, keywords)
+            .await?;
+        Ok((s.rows, s.assigned))
+    }
+
+    /// [`Store::store_flags`], also telling which modseq each assigned one replaced: a replaced
+    /// modseq newer than what a session has synced means another session's change to that
+    /// message is folded into this one, so the session must still be told the flags.
+    pub async fn store_flags_replacing(
+        &self,
+        mailbox: u64,
+        uids: Vec<(u32, u32)>,
+        op: FlagOp,
+        bits: u8,
+        keywords: Vec<String>,
+    ) -> Result<Stored> {
         self.write(move |tx| {
             let mut rec = get_by_id_w(tx.txn, mailbox)?.ok_or(StoreError::NoSuchMailbox)?;
             if op != FlagOp::Remove && !register_keywords(&mut rec, &keywords) {
@@ -336,6 +364,7 @@ impl Store {
             let mut changes = tx.txn.open_table(CHANGES)?;
             let mut out = Vec::with_capacity(rows.len());
             let mut assigned = Vec::new();
+            let mut replaced = Vec::new();
             for (uid, mut row) in rows {
                 let old = (row.flags, row.keywords.clone());
                 match op {
@@ -365,6 +394,7 @@ impl Store {
                         _ => {}
                     }
                     changes.remove((mailbox, row.modseq))?;
+                    replaced.push(row.modseq);
                     row.modseq = bump(&mut rec);
                     changes.insert((mailbox, row.modseq), uid)?;
                     msgs.insert((mailbox, uid), row.encode().as_slice())?;
@@ -377,7 +407,11 @@ impl Store {
                 put(tx.txn, mailbox, &rec)?;
                 tx.touch(mailbox);
             }
-            Ok((out, assigned))
+            Ok(Stored {
+                rows: out,
+                assigned,
+                replaced,
+            })
         })
         .await
     }

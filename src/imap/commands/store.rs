@@ -33,14 +33,25 @@ pub async fn store(
         StoreMode::Remove => FlagOp::Remove,
         StoreMode::Replace => FlagOp::Replace,
     };
-    let (rows, assigned) = s
+    let stored = s
         .ctx
         .store
-        .store_flags(sel.id, uid_ranges(&uids), op, bits, keywords)
+        .store_flags_replacing(sel.id, uid_ranges(&uids), op, bits, keywords)
         .await?;
-    sel.view.own_changes(&assigned);
+    // Our own changes are not echoed by the next sync, except after .SILENT on a message whose
+    // change by another session we have not reported yet: that change is folded into ours, so
+    // the sync must still send the flags (RFC 3501 §7.4.2).
+    let known = sel.view.modseq;
+    let own: Vec<u64> = stored
+        .assigned
+        .iter()
+        .zip(&stored.replaced)
+        .filter(|&(_, &before)| !silent || before <= known)
+        .map(|(&m, _)| m)
+        .collect();
+    sel.view.own_changes(&own);
     if !silent {
-        for (u, row) in rows {
+        for (u, row) in stored.rows {
             let Some(seq) = sel.view.seq_of(u) else {
                 continue;
             };
