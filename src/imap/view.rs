@@ -22,6 +22,8 @@ pub struct View {
     recent: Vec<u32>,
     /// Keywords announced in FLAGS.
     keywords: Vec<String>,
+    /// EXAMINE: nothing can be stored, so a grown FLAGS list brings no PERMANENTFLAGS.
+    read_only: bool,
 }
 
 /// The result of a sync: responses to send, or the mailbox is gone.
@@ -40,7 +42,15 @@ impl View {
             pending_expunge: Vec::new(),
             recent,
             keywords,
+            read_only: false,
         }
+    }
+
+    /// Marks the view as read-only (EXAMINE).
+    #[must_use]
+    pub fn read_only(mut self, read_only: bool) -> View {
+        self.read_only = read_only;
+        self
     }
 
     pub fn exists(&self) -> u32 {
@@ -197,11 +207,13 @@ impl View {
         if rec.keywords.len() != self.keywords.len() {
             self.keywords = rec.keywords.clone();
             out.push(Data::Flags(flags_with(&self.keywords)).into());
-            out.push(
-                Status::ok("Flags permitted")
-                    .code(Code::PermanentFlags(flags_with(&self.keywords)))
-                    .into(),
-            );
+            if !self.read_only {
+                out.push(
+                    Status::ok("Flags permitted")
+                        .code(Code::PermanentFlags(flags_with(&self.keywords)))
+                        .into(),
+                );
+            }
         }
         for (uid, m) in flag_changes {
             if let Some(seq) = self.seq_of(uid) {
