@@ -115,6 +115,36 @@ fn store_shows_fetch_in_the_other_session_only() {
 }
 
 #[test]
+fn new_keyword_is_announced_to_read_only_sessions_without_permanentflags() {
+    let (_s, mut cs) = sessions(2);
+    let (a, e) = two(&mut cs);
+    fill(a, "INBOX", 1);
+    a.select("INBOX");
+    e.ok("EXAMINE INBOX");
+    a.ok("STORE 1 +FLAGS.SILENT ($Urgent)");
+    // The FLAGS list grows; a read-only session still may not store anything, so it gets no
+    // PERMANENTFLAGS claiming otherwise (or, at most, the same empty one).
+    let lines = e.ok("NOOP");
+    assert!(
+        lines.contains(
+            &"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Urgent)".to_string()
+        ),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.contains(&"* 1 FETCH (UID 1 FLAGS ($Urgent))".to_string()),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l.contains("PERMANENTFLAGS"))
+            .all(|l| l.starts_with("* OK [PERMANENTFLAGS ()]")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
 fn silent_store_does_not_hide_another_sessions_change() {
     let (_s, mut cs) = sessions(2);
     let (a, b) = two(&mut cs);
