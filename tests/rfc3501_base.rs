@@ -1065,3 +1065,167 @@ fn restart_keeps_messages_flags_uids_and_uidvalidity() {
     let t = c.append("INBOX", "", &message("keep4", "fourth"));
     assert!(matches(&format!("t# OK [APPENDUID {v} 4] …"), &t), "{t}");
 }
+
+#[test]
+fn store_of_a_new_keyword_announces_flags_too() {
+    let (_s, mut c) = fresh();
+    fill(&mut c, "INBOX", 1);
+    c.select("INBOX");
+    let lines = c.ok("STORE 1 +FLAGS ($Important)");
+    let flags = "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Important)";
+    let fetch = "* 1 FETCH (FLAGS ($Important \\Recent))";
+    let at = |want: &str| lines.iter().position(|l| matches(want, l));
+    assert!(at(flags).is_some() && at(fetch).is_some(), "{lines:#?}");
+    assert_eq!(
+        lines.len(),
+        4,
+        "FLAGS, PERMANENTFLAGS, FETCH, tagged: {lines:#?}"
+    );
+    c.check(
+        "FETCH 1 FLAGS",
+        &["* 1 FETCH (FLAGS ($Important \\Recent))", "OK …"],
+    );
+}
+
+#[test]
+fn copy_and_move_into_the_selected_mailbox() {
+    let (_s, mut c) = fresh();
+    fill(&mut c, "INBOX", 2);
+    c.select("INBOX");
+    // The copy shows up in the same answer.
+    c.check(
+        "COPY 1 INBOX",
+        &["* 3 EXISTS", "* 3 RECENT", "OK [COPYUID # 1 3] …"],
+    );
+    c.check(
+        "MOVE 1 INBOX",
+        &[
+            "* OK [COPYUID # 1 4] …",
+            "* 1 EXPUNGE",
+            "* 3 EXISTS",
+            "* 3 RECENT",
+            "OK …",
+        ],
+    );
+    c.check(
+        "FETCH 1:* UID",
+        &[
+            "* 1 FETCH (UID 2)",
+            "* 2 FETCH (UID 3)",
+            "* 3 FETCH (UID 4)",
+            "OK …",
+        ],
+    );
+}
+
+#[test]
+fn sequence_set_forms() {
+    let (_s, mut c) = fresh();
+    fill(&mut c, "INBOX", 4);
+    c.select("INBOX");
+    c.check(
+        "FETCH 3:2 UID",
+        &["* 2 FETCH (UID 2)", "* 3 FETCH (UID 3)", "OK …"],
+    );
+    c.check(
+        "FETCH 4,1:2,2 (UID)",
+        &[
+            "* 1 FETCH (UID 1)",
+            "* 2 FETCH (UID 2)",
+            "* 4 FETCH (UID 4)",
+            "OK …",
+        ],
+    );
+    c.check(
+        "FETCH *:3 UID",
+        &["* 3 FETCH (UID 3)", "* 4 FETCH (UID 4)", "OK …"],
+    );
+    // `N:*` with N past the largest UID still includes the largest (RFC 3501 §6.4.8).
+    c.check("UID FETCH 10:* UID", &["* 4 FETCH (UID 4)", "OK …"]);
+    c.check("FETCH 1:x UID", &["BAD …"]);
+    c.check("FETCH 1, UID", &["BAD …"]);
+    c.ok("SELECT Trash");
+    c.check("UID FETCH 1:* UID", &["OK …"]);
+}
+
+#[test]
+fn inbox_children_and_subscriptions_are_case_insensitive() {
+    let (_s, mut c) = fresh();
+    c.ok("CREATE inbox/Sub");
+    c.check(
+        "LIST \"\" INBOX*",
+        &[
+            "* LIST (\\HasChildren) \"/\" INBOX",
+            "* LIST (\\HasNoChildren) \"/\" INBOX/Sub",
+            "OK …",
+        ],
+    );
+    c.ok("UNSUBSCRIBE INBOX");
+    c.check("LSUB \"\" INBOX", &["OK …"]);
+    c.ok("SUBSCRIBE inbox");
+    c.check("LSUB \"\" INBOX", &["* LSUB () \"/\" INBOX", "OK …"]);
+    // Renaming INBOX leaves its children where they are (RFC 3501 §6.3.5).
+    c.ok("RENAME INBOX Before");
+    c.check(
+        "LIST \"\" INBOX*",
+        &[
+            "* LIST (\\HasChildren) \"/\" INBOX",
+            "* LIST (\\HasNoChildren) \"/\" INBOX/Sub",
+            "OK …",
+        ],
+    );
+    c.check(
+        "LIST \"\" Before*",
+        &["* LIST (\\HasNoChildren) \"/\" Before", "OK …"],
+    );
+}
+
+#[test]
+fn literals_in_arguments() {
+    let s = server();
+    let mut c = s.connect();
+    // LITERAL+ before login, a quoted string with an escaped quote in a mailbox name.
+    c.send_raw(b"L1 LOGIN alice {6+}\r\nsecret\r\n");
+    let lines = c.read_until_tag("L1");
+    assert_lines(&lines, &["L1 OK …".into()], "LOGIN LITERAL+");
+    let user = s.new_user();
+    let mut c = s.login(&user);
+    c.check("CREATE \"say \\\"hi\\\"\"", &["OK …"]);
+    c.check(
+        "LIST \"\" say*",
+        &["* LIST (\\HasNoChildren) \"/\" \"say \\\"hi\\\"\"", "OK …"],
+    );
+    c.send_raw(b"L2 SELECT {8+}\r\nsay \"hi\"\r\n");
+    let lines = c.read_until_tag("L2");
+    assert!(
+        matches("L2 OK [READ-WRITE] …", lines.last().unwrap()),
+        "{lines:#?}"
+    );
+    // An empty message is refused; the stream stays in sync.
+    let t = c.append("INBOX", "", b"");
+    assert!(matches("t# NO …", &t), "{t}");
+    c.check("NOOP", &["OK …"]);
+}
+
+#[test]
+fn partial_fetch_of_header_and_empty_range() {
+    let (_s, mut c) = fresh();
+    let m = message("p", "body");
+    c.append("INBOX", "", &m);
+    c.select("INBOX");
+    let text = String::from_utf8(m).unwrap();
+    c.check(
+        "FETCH 1 BODY.PEEK[HEADER]<6.5>",
+        &[
+            &format!("* 1 FETCH (BODY[HEADER]<6> {{5}}\r\n{})", &text[6..11]),
+            "OK …",
+        ],
+    );
+    // section-partial = "<" number "." nz-number ">": a zero count is a syntax error.
+    c.check("FETCH 1 BODY.PEEK[]<3.0>", &["BAD …"]);
+    c.check(
+        "FETCH 1 BODY.PEEK[]<300.5>",
+        &["* 1 FETCH (BODY[]<300> {0}\r\n)", "OK …"],
+    );
+    c.check("FETCH 1 FLAGS", &["* 1 FETCH (FLAGS (\\Recent))", "OK …"]);
+}

@@ -22,6 +22,8 @@ pub struct View {
     recent: Vec<u32>,
     /// Keywords announced in FLAGS.
     keywords: Vec<String>,
+    /// EXAMINE: nothing can be stored, so a grown FLAGS list brings no PERMANENTFLAGS.
+    read_only: bool,
 }
 
 /// How a session reports changes (RFC 3501 §7.4.1, RFC 7162 §3.1.6 and §3.2.10).
@@ -51,7 +53,15 @@ impl View {
             pending_expunge: Vec::new(),
             recent,
             keywords,
+            read_only: false,
         }
+    }
+
+    /// Marks the view as read-only (EXAMINE).
+    #[must_use]
+    pub fn read_only(mut self, read_only: bool) -> View {
+        self.read_only = read_only;
+        self
     }
 
     pub fn exists(&self) -> u32 {
@@ -231,11 +241,13 @@ impl View {
         if rec.keywords.len() != self.keywords.len() {
             self.keywords = rec.keywords.clone();
             out.push(Data::Flags(flags_with(&self.keywords)).into());
-            out.push(
-                Status::ok("Flags permitted")
-                    .code(Code::PermanentFlags(flags_with(&self.keywords), true))
-                    .into(),
-            );
+            if !self.read_only {
+                out.push(
+                    Status::ok("Flags permitted")
+                        .code(Code::PermanentFlags(flags_with(&self.keywords), true))
+                        .into(),
+                );
+            }
         }
         for (uid, m) in flag_changes {
             if let Some(seq) = self.seq_of(uid) {

@@ -285,6 +285,8 @@ pub struct FlagsResult {
     pub rows: Vec<(u32, MessageRecord)>,
     /// Modseqs this change assigned.
     pub assigned: Vec<u64>,
+    /// `replaced[i]`: the modseq the row had before it got `assigned[i]`.
+    pub replaced: Vec<u64>,
     /// UIDs refused by UNCHANGEDSINCE.
     pub modified: Vec<u32>,
 }
@@ -436,6 +438,7 @@ impl Store {
             let mut out = Vec::with_capacity(rows.len());
             let mut assigned = Vec::new();
             let mut modified = Vec::new();
+            let mut replaced = Vec::new();
             for (uid, mut row) in rows {
                 if unchanged_since.is_some_and(|u| row.modseq > u) {
                     modified.push(uid);
@@ -490,6 +493,7 @@ impl Store {
                     }
                     row.keywords = kws;
                     changes.remove((mailbox, row.modseq))?;
+                    replaced.push(row.modseq);
                     row.modseq = bump(&mut rec);
                     changes.insert((mailbox, row.modseq), uid)?;
                     msgs.insert((mailbox, uid), row.encode().as_slice())?;
@@ -508,6 +512,7 @@ impl Store {
             Ok(FlagsResult {
                 rows: out,
                 assigned,
+                replaced,
                 modified,
             })
         })

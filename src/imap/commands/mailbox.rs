@@ -72,7 +72,8 @@ pub async fn select(
         rec.highest_modseq,
         recent_from,
         rec.keywords.clone(),
-    );
+    )
+    .read_only(read_only);
     let flags = flags_with(&rec.keywords);
     s.conn.queue(Data::Flags(flags.clone()));
     let permanent = if read_only {

@@ -57,7 +57,18 @@ pub async fn store(
             sel.seen_of.clone(),
         )
         .await?;
-    sel.view.own_changes(&r.assigned);
+    // Our own changes are not echoed by the next sync, except after .SILENT on a message whose
+    // change by another session we have not reported yet: that change is folded into ours, so
+    // the sync must still send the flags (RFC 3501 §7.4.2).
+    let known = sel.view.modseq;
+    let own: Vec<u64> = r
+        .assigned
+        .iter()
+        .zip(&r.replaced)
+        .filter(|&(_, &before)| !silent || before <= known)
+        .map(|(&m, _)| m)
+        .collect();
+    sel.view.own_changes(&own);
     for (u, row) in &r.rows {
         let changed = r.assigned.contains(&row.modseq);
         if silent && !(unchanged_since.is_some() && changed) {
