@@ -51,6 +51,7 @@ pub async fn idle(s: &mut Session) -> CmdResult {
                         Done::ok("completed")
                     }
                     Input::Eof => Err(CmdError::Bye("Connection closed".into())),
+                    Input::Bye(text) => Err(CmdError::Bye(text.into())),
                     _ => Err(CmdError::Bad("Expected DONE".into())),
                 };
             }
