@@ -211,11 +211,13 @@ impl Connection {
                 smol::Timer::at(deadline).await;
                 None
             };
+            // A shutdown ends an idle wait; a partial command then gets the shutdown deadline.
+            let triggered = shutdown.is_triggered();
             let stop = async {
-                if idle {
-                    shutdown.wait().await;
-                } else {
+                if triggered {
                     std::future::pending::<()>().await;
+                } else {
+                    shutdown.wait().await;
                 }
                 None
             };
