@@ -262,3 +262,26 @@ fn sigterm_during_appends_keeps_acknowledged_messages() {
     let found = c.ok("SEARCH SUBJECT in-flight");
     assert!(found[0].len() > "* SEARCH".len(), "{found:?}");
 }
+
+#[test]
+fn preauth_deadline_counts_from_connect() {
+    let s = Server::start_with(&["--preauth-timeout", "2"]);
+    let mut c = s.connect();
+    let start = Instant::now();
+    // NOOPs do not extend the time a client has to log in.
+    let bye = 'outer: loop {
+        assert!(start.elapsed() < Duration::from_secs(15), "not cut off");
+        let _ = c.writer.write_all(b"n NOOP\r\n");
+        while let Some(l) = c.try_read_line(Duration::from_secs(5)) {
+            if l.starts_with("* BYE") {
+                break 'outer l;
+            }
+            if l.starts_with("n ") {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(bye.contains("Too long without logging in"), "{bye}");
+    assert!(start.elapsed() >= Duration::from_secs(1));
+}

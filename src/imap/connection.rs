@@ -5,9 +5,10 @@
 //! nothing. Output is buffered and flushed at least every [`FLUSH_AT`] bytes, so memory per
 //! connection stays bounded whatever a command returns.
 //!
-//! Every read has a deadline ([`Deadlines`]): while no command has begun, the idle (or pre-auth)
-//! timeout counted from when waiting began; once its first byte is in, a deadline for the whole
-//! command, not for each read, so a client trickling a byte a minute is cut off (slowloris). A
+//! Every read has a deadline ([`Deadlines`]): while no command has begun, the idle timeout
+//! counted from when waiting began; once its first byte is in, a deadline for the whole command,
+//! not for each read, so a client trickling a byte a minute is cut off (slowloris). Before login
+//! there is also a deadline for the whole connection, so NOOPs cannot hold a slot forever. A
 //! server shutdown ends the wait between commands at once and a partly received command at the
 //! shutdown deadline.
 
@@ -58,6 +59,8 @@ pub enum Input {
 
 /// BYE text for the idle (or pre-auth) timeout.
 pub const AUTOLOGOUT: &str = "Autologout; idle for too long";
+/// BYE text when the pre-auth deadline passes.
+pub const LOGIN_TOO_SLOW: &str = "Too long without logging in";
 /// BYE text for a command that did not arrive in time.
 pub const TOO_SLOW: &str = "Command not received in time";
 /// BYE text at server shutdown.
@@ -70,6 +73,8 @@ pub struct Deadlines {
     pub idle: Duration,
     /// From a command's first byte to its end, plus one second per [`MIN_COMMAND_RATE`] bytes.
     pub command: Duration,
+    /// Nothing may be read after this (the pre-auth deadline).
+    pub until: Option<Instant>,
 }
 
 pub struct Connection {
@@ -133,22 +138,27 @@ impl Connection {
         Ok(())
     }
 
-    /// When the current read must have completed by: see the module docs.
-    fn deadline(&mut self, now: Instant) -> Instant {
+    /// When the current read must have completed by, and the BYE text if it passes: see the
+    /// module docs.
+    fn deadline(&mut self, now: Instant) -> (Instant, &'static str) {
         let waiting = *self.waiting_since.get_or_insert(now);
         if !self.rbuf.is_empty() && self.command_since.is_none() {
             self.command_since = Some((now, 0));
         }
-        let d = match self.command_since {
-            None => waiting + self.deadlines.idle,
-            Some((start, bytes)) => {
-                start + self.deadlines.command + Duration::from_secs(bytes / MIN_COMMAND_RATE)
-            }
+        let mut d = match self.command_since {
+            None => (waiting + self.deadlines.idle, AUTOLOGOUT),
+            Some((start, bytes)) => (
+                start + self.deadlines.command + Duration::from_secs(bytes / MIN_COMMAND_RATE),
+                TOO_SLOW,
+            ),
         };
-        match self.shutdown.deadline() {
-            Some(s) => d.min(s),
-            None => d,
+        if let Some(until) = self.deadlines.until.filter(|&u| u < d.0) {
+            d = (until, LOGIN_TOO_SLOW);
         }
+        if let Some(s) = self.shutdown.deadline().filter(|&s| s < d.0) {
+            d = (s, SHUTTING_DOWN);
+        }
+        d
     }
 
     /// Reads until one command is complete. Cancel-safe.
@@ -185,13 +195,13 @@ impl Connection {
                 }
             }
             let now = Instant::now();
-            let deadline = self.deadline(now);
+            let (deadline, why) = self.deadline(now);
             let idle = self.rbuf.is_empty();
             if self.shutdown.is_triggered() && (idle || deadline <= now) {
                 return Ok(Input::Bye(SHUTTING_DOWN));
             }
             if deadline <= now {
-                return Ok(Input::Bye(if idle { AUTOLOGOUT } else { TOO_SLOW }));
+                return Ok(Input::Bye(why));
             }
             let want = self
                 .framer

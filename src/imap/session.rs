@@ -78,11 +78,13 @@ pub fn auth_limits(ctx: &Ctx) -> Limits {
     }
 }
 
-/// Read deadlines before authentication.
+/// Read deadlines before authentication: the pre-auth timeout counts from the connection's
+/// start, however many commands it sends.
 pub fn preauth_deadlines(ctx: &Ctx) -> Deadlines {
     Deadlines {
         idle: ctx.config.preauth_timeout,
         command: ctx.config.command_timeout,
+        until: Some(std::time::Instant::now() + ctx.config.preauth_timeout),
     }
 }
 
@@ -91,6 +93,7 @@ pub fn auth_deadlines(ctx: &Ctx) -> Deadlines {
     Deadlines {
         idle: ctx.config.idle_timeout,
         command: ctx.config.command_timeout,
+        until: None,
     }
 }
 
