@@ -35,9 +35,21 @@ pub struct Serve {
     /// data directory (default: $POSTFACH_DATA or ./postfach-data)
     #[argh(option, default = "default_data()")]
     pub data: PathBuf,
-    /// IMAP listen address, repeatable (default: 127.0.0.1:1143)
+    /// IMAP listen address with STARTTLS, repeatable (default, when neither --imap nor --imaps
+    /// is given: 127.0.0.1:1143)
     #[argh(option)]
     pub imap: Vec<String>,
+    /// IMAPS (implicit TLS) listen address, repeatable (default, when neither --imap nor --imaps
+    /// is given: 127.0.0.1:1993)
+    #[argh(option)]
+    pub imaps: Vec<String>,
+    /// TLS certificate chain, PEM (default: a self-signed certificate generated into the data
+    /// directory at first start); reloaded on SIGHUP
+    #[argh(option)]
+    pub cert: Option<PathBuf>,
+    /// TLS private key, PEM (with --cert)
+    #[argh(option)]
+    pub key: Option<PathBuf>,
     /// redb page cache in MiB (default: 16)
     #[argh(option, default = "config::DEFAULT_CACHE_MB")]
     pub cache_mb: usize,
@@ -50,6 +62,12 @@ pub struct Serve {
     /// most simultaneous connections (default: 2000)
     #[argh(option, default = "config::DEFAULT_MAX_CONNECTIONS")]
     pub max_connections: usize,
+    /// most simultaneous connections from one address, IPv6 by /64 (default: 50)
+    #[argh(option, default = "config::DEFAULT_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: usize,
+    /// most simultaneous logged-in sessions of one user (default: 32)
+    #[argh(option, default = "config::DEFAULT_MAX_SESSIONS_PER_USER")]
+    pub max_sessions_per_user: usize,
     /// seconds a client may take to log in (default: 60)
     #[argh(option, default = "config::DEFAULT_PREAUTH_TIMEOUT_SECS")]
     pub preauth_timeout: u64,
@@ -59,12 +77,30 @@ pub struct Serve {
     /// seconds between keep-alive lines during IDLE (default: 120)
     #[argh(option, default = "config::DEFAULT_IDLE_KEEPALIVE_SECS")]
     pub idle_keepalive: u64,
-    /// milliseconds to wait before answering a failed login (default: 1000)
+    /// seconds from the first byte of a command line to its end; each further KiB received
+    /// adds a second (default: 60)
+    #[argh(option, default = "config::DEFAULT_COMMAND_TIMEOUT_SECS")]
+    pub command_timeout: u64,
+    /// milliseconds before answering a failed login; doubles with each failure from the same
+    /// address, up to 16 times (default: 1000)
     #[argh(option, default = "config::DEFAULT_AUTH_FAIL_DELAY_MS")]
     pub auth_fail_delay_ms: u64,
+    /// failed logins from one address before it is locked out, 0 for never (default: 10)
+    #[argh(option, default = "config::DEFAULT_AUTH_LOCKOUT_AFTER")]
+    pub auth_lockout_after: u32,
+    /// seconds an address stays locked out; failures older than this are forgotten (default: 600)
+    #[argh(option, default = "config::DEFAULT_AUTH_LOCKOUT_SECS")]
+    pub auth_lockout_secs: u64,
+    /// seconds in-flight commands get to finish after SIGTERM/SIGINT (default: 10)
+    #[argh(option, default = "config::DEFAULT_SHUTDOWN_TIMEOUT_SECS")]
+    pub shutdown_timeout: u64,
     /// allow passwords without TLS from non-loopback clients
     #[argh(switch)]
     pub allow_plaintext: bool,
+    /// who may send passwords before TLS: `loopback` (loopback clients and TLS) or `remote`
+    /// (treat every client as remote; for tests)
+    #[argh(option, default = "String::from(\"loopback\")", hidden_help)]
+    pub plaintext_policy: String,
 }
 
 /// Manage accounts (works whether or not the server is running).

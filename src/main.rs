@@ -11,11 +11,14 @@ mod cli;
 mod config;
 mod error;
 mod imap;
+mod limits;
 mod mime;
 mod notify;
 mod proto;
 mod server;
+mod shutdown;
 mod store;
+mod tls;
 
 use std::process::ExitCode;
 

@@ -1,18 +1,30 @@
-//! Framed I/O over any byte stream (plain TCP now, TLS later): reads whole commands through the
+//! Framed I/O over any byte stream (plain TCP or TLS): reads whole commands through the
 //! [`Framer`], writes encoded responses, and streams stored message bytes into FETCH literals.
 //!
 //! Read buffers live in the struct, so a `read_command` future dropped by a race (IDLE) loses
 //! nothing. Output is buffered and flushed at least every [`FLUSH_AT`] bytes, so memory per
 //! connection stays bounded whatever a command returns.
+//!
+//! Every read has a deadline ([`Deadlines`]): while no command has begun, the idle timeout
+//! counted from when waiting began; once its first byte is in, a deadline for the whole command,
+//! not for each read, so a client trickling a byte a minute is cut off (slowloris). Before login
+//! there is also a deadline for the whole connection, so NOOPs cannot hold a slot forever. A
+//! server shutdown ends the wait between commands at once and a partly received command at the
+//! shutdown deadline.
 
 use std::io;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use futures_rustls::TlsAcceptor;
 use redb::ReadTransaction;
+use smol::future::FutureExt;
 use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::config::MIN_COMMAND_RATE;
 use crate::proto::framer::{Frame, Framer, Limits};
 use crate::proto::response::{Output, Response};
+use crate::shutdown::Shutdown;
 use crate::store::blob;
 use crate::store::schema::CHUNK;
 
@@ -41,6 +53,28 @@ pub enum Input {
     },
     /// The client closed the connection.
     Eof,
+    /// The session must end with `* BYE text`: idle too long, a command too slow, or shutdown.
+    Bye(&'static str),
+}
+
+/// BYE text for the idle (or pre-auth) timeout.
+pub const AUTOLOGOUT: &str = "Autologout; idle for too long";
+/// BYE text when the pre-auth deadline passes.
+pub const LOGIN_TOO_SLOW: &str = "Too long without logging in";
+/// BYE text for a command that did not arrive in time.
+pub const TOO_SLOW: &str = "Command not received in time";
+/// BYE text at server shutdown.
+pub const SHUTTING_DOWN: &str = "Server shutting down";
+
+/// How long reads may wait; see the module docs.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadlines {
+    /// No command begun: counted from when waiting began.
+    pub idle: Duration,
+    /// From a command's first byte to its end, plus one second per [`MIN_COMMAND_RATE`] bytes.
+    pub command: Duration,
+    /// Nothing may be read after this (the pre-auth deadline).
+    pub until: Option<Instant>,
 }
 
 pub struct Connection {
@@ -51,21 +85,84 @@ pub struct Connection {
     valid: usize,
     framer: Framer,
     out: Output,
+    deadlines: Deadlines,
+    shutdown: Shutdown,
+    /// When the current wait for a command began (kept across cancelled reads).
+    waiting_since: Option<Instant>,
+    /// When the first byte of the command being received arrived, and bytes read since.
+    command_since: Option<(Instant, u64)>,
 }
 
 impl Connection {
-    pub fn new(stream: Box<dyn Io>, limits: Limits) -> Self {
+    pub fn new(
+        stream: Box<dyn Io>,
+        limits: Limits,
+        deadlines: Deadlines,
+        shutdown: Shutdown,
+    ) -> Self {
         Connection {
             stream,
             rbuf: Vec::new(),
             valid: 0,
             framer: Framer::new(limits),
             out: Output::default(),
+            deadlines,
+            shutdown,
+            waiting_since: None,
+            command_since: None,
         }
     }
 
     pub fn set_limits(&mut self, limits: Limits) {
         self.framer.set_limits(limits);
+    }
+
+    pub fn set_deadlines(&mut self, deadlines: Deadlines) {
+        self.deadlines = deadlines;
+    }
+
+    /// True when bytes of a further command are already buffered.
+    pub fn has_buffered_input(&self) -> bool {
+        !self.rbuf.is_empty()
+    }
+
+    /// Replaces the stream with TLS over it (STARTTLS, RFC 3501 §6.2.1). The caller has checked
+    /// that nothing is buffered, so no plaintext byte can be taken for a command sent under TLS.
+    /// On error the connection is unusable.
+    pub async fn start_tls(&mut self, acceptor: TlsAcceptor) -> io::Result<()> {
+        debug_assert!(self.rbuf.is_empty() && self.out.bytes.is_empty());
+        self.rbuf.clear();
+        self.framer.reset();
+        let plain = std::mem::replace(
+            &mut self.stream,
+            Box::new(smol::io::Cursor::new(Vec::new())),
+        );
+        let tls = acceptor.accept(plain).await?;
+        self.stream = Box::new(tls);
+        Ok(())
+    }
+
+    /// When the current read must have completed by, and the BYE text if it passes: see the
+    /// module docs.
+    fn deadline(&mut self, now: Instant) -> (Instant, &'static str) {
+        let waiting = *self.waiting_since.get_or_insert(now);
+        if !self.rbuf.is_empty() && self.command_since.is_none() {
+            self.command_since = Some((now, 0));
+        }
+        let mut d = match self.command_since {
+            None => (waiting + self.deadlines.idle, AUTOLOGOUT),
+            Some((start, bytes)) => (
+                start + self.deadlines.command + Duration::from_secs(bytes / MIN_COMMAND_RATE),
+                TOO_SLOW,
+            ),
+        };
+        if let Some(until) = self.deadlines.until.filter(|&u| u < d.0) {
+            d = (until, LOGIN_TOO_SLOW);
+        }
+        if let Some(s) = self.shutdown.deadline().filter(|&s| s < d.0) {
+            d = (s, SHUTTING_DOWN);
+        }
+        d
     }
 
     /// Reads until one command is complete. Cancel-safe.
@@ -87,12 +184,16 @@ impl Connection {
                     self.valid = self.rbuf.len();
                     self.framer.reset();
                     self.shrink();
+                    self.waiting_since = None;
+                    self.command_since = None;
                     return Ok(Input::Line(line));
                 }
                 Frame::LiteralTooBig { tag, consumed } => {
                     self.rbuf.drain(..consumed);
                     self.valid = self.rbuf.len();
                     self.framer.reset();
+                    self.waiting_since = None;
+                    self.command_since = None;
                     return Ok(Input::TooBig { tag });
                 }
                 Frame::Fatal { tag, reason } => {
@@ -102,23 +203,63 @@ impl Connection {
                     return Ok(Input::Fatal { tag, reason });
                 }
             }
+            let now = Instant::now();
+            let (deadline, why) = self.deadline(now);
+            let idle = self.rbuf.is_empty();
+            if self.shutdown.is_triggered() && (idle || deadline <= now) {
+                return Ok(Input::Bye(SHUTTING_DOWN));
+            }
+            if deadline <= now {
+                return Ok(Input::Bye(why));
+            }
             let want = self
                 .framer
                 .literal_missing(self.rbuf.len())
                 .clamp(READ_CHUNK, 256 * 1024);
             let start = self.rbuf.len();
             self.rbuf.resize(start + want, 0);
-            let n = match self.stream.read(&mut self.rbuf[start..]).await {
-                Ok(n) => n,
-                Err(e) => {
+            let Connection {
+                stream,
+                rbuf,
+                shutdown,
+                ..
+            } = self;
+            // Dropping the read when another branch wins is fine: nothing was read then.
+            let read = async { Some(stream.read(&mut rbuf[start..]).await) };
+            let timer = async {
+                smol::Timer::at(deadline).await;
+                None
+            };
+            // A shutdown ends an idle wait; a partial command then gets the shutdown deadline.
+            let triggered = shutdown.is_triggered();
+            let stop = async {
+                if triggered {
+                    std::future::pending::<()>().await;
+                } else {
+                    shutdown.wait().await;
+                }
+                None
+            };
+            let result = read.or(timer).or(stop).await;
+            let n = match result {
+                Some(Ok(n)) => n,
+                Some(Err(e)) => {
                     self.rbuf.truncate(start);
                     return Err(e);
+                }
+                None => {
+                    // Deadline or shutdown: the checks at the top of the loop answer.
+                    self.rbuf.truncate(start);
+                    continue;
                 }
             };
             self.rbuf.truncate(start + n);
             self.valid = self.rbuf.len();
             if n == 0 {
                 return Ok(Input::Eof);
+            }
+            if let Some((_, bytes)) = &mut self.command_since {
+                *bytes += n as u64;
             }
         }
     }

@@ -1,21 +1,23 @@
 //! The per-connection loop: greeting → read → parse → gate → dispatch → pending changes →
-//! tagged reply, with BYE on timeout, framing errors and fatal command errors.
+//! tagged reply (→ TLS handshake after STARTTLS), with BYE on timeouts, shutdown, framing errors
+//! and fatal command errors.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use log::{debug, error, info};
+use log::{debug, error, info, warn};
 use smol::future::FutureExt;
 
-use crate::config::PREAUTH_MAX_LITERAL;
+use crate::config::{PREAUTH_MAX_LITERAL, PlaintextPolicy};
 use crate::error::CmdError;
+use crate::limits::{self, Slot};
 use crate::proto::command::{CommandBody, parse_command};
 use crate::proto::framer::Limits;
 use crate::proto::response::{Code, Status};
 use crate::server::Ctx;
 
 use super::commands;
-use super::connection::{Connection, Input, Io};
+use super::connection::{Connection, Deadlines, Input, Io};
 use super::state::State;
 use super::view::{Report, Synced};
 
@@ -51,6 +53,24 @@ pub struct Session {
     pub enabled: Enabled,
     /// RFC 5182 saved search result (UIDs), `$`.
     pub saved: Vec<u32>,
+    /// The connection runs over TLS (IMAPS, or after STARTTLS).
+    pub tls: bool,
+    /// STARTTLS was accepted: the handshake follows its tagged OK.
+    pub start_tls: bool,
+    /// The logged-in user's session slot (`--max-sessions-per-user`).
+    pub user_slot: Option<Slot<String>>,
+}
+
+impl Session {
+    /// Whether LOGIN/AUTHENTICATE may be used now: under TLS, on loopback (unless the policy
+    /// treats every client as remote), or when the operator allowed plaintext.
+    pub fn plaintext_auth_ok(&self) -> bool {
+        let c = &self.ctx.config;
+        self.tls
+            || c.allow_plaintext
+            || (c.plaintext_policy == PlaintextPolicy::LoopbackExempt
+                && limits::is_loopback(self.peer.ip()))
+    }
 }
 
 /// Limits before authentication: small literals only.
@@ -72,10 +92,34 @@ pub fn auth_limits(ctx: &Ctx) -> Limits {
     }
 }
 
-/// Runs one connection to its end.
-pub async fn serve(stream: Box<dyn Io>, peer: SocketAddr, ctx: Arc<Ctx>) {
+/// Read deadlines before authentication: the pre-auth timeout counts from the connection's
+/// start, however many commands it sends.
+pub fn preauth_deadlines(ctx: &Ctx) -> Deadlines {
+    Deadlines {
+        idle: ctx.config.preauth_timeout,
+        command: ctx.config.command_timeout,
+        until: Some(std::time::Instant::now() + ctx.config.preauth_timeout),
+    }
+}
+
+/// Read deadlines once authenticated (RFC 3501 §5.4 autologout).
+pub fn auth_deadlines(ctx: &Ctx) -> Deadlines {
+    Deadlines {
+        idle: ctx.config.idle_timeout,
+        command: ctx.config.command_timeout,
+        until: None,
+    }
+}
+
+/// Runs one connection to its end; `tls` when the stream is already TLS (IMAPS).
+pub async fn serve(stream: Box<dyn Io>, peer: SocketAddr, tls: bool, ctx: Arc<Ctx>) {
     debug!("connection from {peer}");
-    let conn = Connection::new(stream, preauth_limits(&ctx));
+    let conn = Connection::new(
+        stream,
+        preauth_limits(&ctx),
+        preauth_deadlines(&ctx),
+        ctx.shutdown.clone(),
+    );
     let mut s = Session {
         conn,
         ctx,
@@ -83,6 +127,9 @@ pub async fn serve(stream: Box<dyn Io>, peer: SocketAddr, ctx: Arc<Ctx>) {
         state: State::NotAuthenticated,
         enabled: Enabled::default(),
         saved: Vec::new(),
+        tls,
+        start_tls: false,
+        user_slot: None,
     };
     let caps = commands::any::capabilities(&s);
     s.conn
@@ -112,18 +159,12 @@ pub async fn timeout<T>(
 impl Session {
     async fn run(&mut self) -> std::io::Result<()> {
         loop {
-            let limit = if self.state.is_authenticated() {
-                self.ctx.config.idle_timeout
-            } else {
-                self.ctx.config.preauth_timeout
-            };
-            let Some(input) = timeout(limit, self.conn.read_command()).await else {
-                self.conn
-                    .queue(Status::bye("Autologout; idle for too long"));
-                return self.conn.flush_plain().await;
-            };
-            match input? {
+            match self.conn.read_command().await? {
                 Input::Eof => return Ok(()),
+                Input::Bye(text) => {
+                    self.conn.queue(Status::bye(text));
+                    return self.conn.flush_plain().await;
+                }
                 Input::Fatal { tag, reason } => {
                     if let Some(tag) = tag {
                         self.conn.queue(Status::bad(reason).tag(tag));
@@ -143,8 +184,32 @@ impl Session {
                     if !self.command(&line).await? {
                         return Ok(());
                     }
+                    if std::mem::take(&mut self.start_tls) {
+                        self.handshake().await?;
+                    }
                 }
             }
+        }
+    }
+
+    /// The TLS handshake after STARTTLS's tagged OK, bounded by the pre-auth timeout.
+    async fn handshake(&mut self) -> std::io::Result<()> {
+        let acceptor = self.ctx.tls.acceptor();
+        let limit = self.ctx.config.preauth_timeout;
+        match timeout(limit, self.conn.start_tls(acceptor)).await {
+            Some(Ok(())) => {
+                debug!("{}: STARTTLS done", self.peer);
+                self.tls = true;
+                Ok(())
+            }
+            Some(Err(e)) => {
+                warn!("{}: TLS handshake failed: {e}", self.peer);
+                Err(e)
+            }
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "TLS handshake timed out",
+            )),
         }
     }
 

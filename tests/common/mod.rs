@@ -60,6 +60,8 @@ pub fn add_user(data: &Path, name: &str, password: &str) {
 pub struct Server {
     pub child: Child,
     pub port: u16,
+    /// The IMAPS port when `--imaps` was passed, else 0.
+    pub imaps_port: u16,
     pub data: PathBuf,
     pub extra: Vec<String>,
     _dir: Option<TempDir>,
@@ -85,12 +87,10 @@ impl Server {
     pub fn spawn(data: &Path, extra: &[&str]) -> Server {
         let mut args: Vec<String> =
             vec!["serve".into(), "--data".into(), data.display().to_string()];
-        args.extend([
-            "--imap".into(),
-            "127.0.0.1:0".into(),
-            "--auth-fail-delay-ms".into(),
-            "0".into(),
-        ]);
+        args.extend(["--imap".into(), "127.0.0.1:0".into()]);
+        if !extra.contains(&"--auth-fail-delay-ms") {
+            args.extend(["--auth-fail-delay-ms".into(), "0".into()]);
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut child = Command::new(BIN)
             .args(&args)
@@ -102,23 +102,30 @@ impl Server {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut sent = false;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if !sent {
-                    if let Some(addr) = line.strip_prefix("listening imap ") {
+                for (kind, prefix) in [(0, "listening imap "), (1, "listening imaps ")] {
+                    if let Some(addr) = line.strip_prefix(prefix) {
                         let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
-                        let _ = tx.send(port);
-                        sent = true;
+                        let _ = tx.send((kind, port));
                     }
                 }
             }
         });
-        let port = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("server did not start");
+        let (mut port, mut imaps_port) = (0, 0);
+        while port == 0 || (imaps_port == 0 && extra.contains(&"--imaps")) {
+            let (kind, p) = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("server did not start");
+            if kind == 0 && port == 0 {
+                port = p;
+            } else if kind == 1 && imaps_port == 0 {
+                imaps_port = p;
+            }
+        }
         Server {
             child,
             port,
+            imaps_port,
             data: data.to_path_buf(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
             _dir: None,
@@ -177,6 +184,7 @@ impl Server {
         let mut new = Server::spawn(&self.data, &refs);
         std::mem::swap(&mut self.child, &mut new.child);
         self.port = new.port;
+        self.imaps_port = new.imaps_port;
         // `new` now holds the dead child; dropping it kills nothing alive.
     }
 }

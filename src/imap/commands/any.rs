@@ -7,6 +7,8 @@ use super::super::session::Session;
 use super::super::state::State;
 
 /// The capability list for the session's current state (RFC 3501 §6.1.1): only what works.
+/// Before TLS it offers STARTTLS; where passwords need TLS first it says LOGINDISABLED and lists
+/// no AUTH= mechanism (RFC 3501 §6.2.3, §7.2.1).
 pub fn capabilities(s: &Session) -> Vec<String> {
     let mut caps: Vec<&str> = vec![
         "IMAP4rev1",
@@ -28,8 +30,15 @@ pub fn capabilities(s: &Session) -> Vec<String> {
         "RIGHTS=texk",
         "SEARCHRES",
     ];
+    if !s.tls && !s.state.is_authenticated() {
+        caps.push("STARTTLS");
+    }
     if !s.state.is_authenticated() {
-        caps.push("AUTH=PLAIN");
+        caps.push(if s.plaintext_auth_ok() {
+            "AUTH=PLAIN"
+        } else {
+            "LOGINDISABLED"
+        });
     }
     caps.into_iter().map(String::from).collect()
 }

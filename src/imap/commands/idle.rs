@@ -53,6 +53,7 @@ pub async fn idle(s: &mut Session) -> CmdResult {
                     Input::Eof => Err(CmdError::Bye("Connection closed".into())),
                     // The stream cannot be resynchronised: close, as the session loop does.
                     Input::Fatal { reason, .. } => Err(CmdError::Bye(reason.into())),
+                    Input::Bye(text) => Err(CmdError::Bye(text.into())),
                     Input::Line(_) | Input::TooBig { .. } => {
                         Err(CmdError::Bad("Expected DONE".into()))
                     }

@@ -88,9 +88,7 @@ pub async fn dispatch(s: &mut Session, tag: &str, body: CommandBody) -> CmdResul
         Noop | Check => any::noop(),
         Logout => any::logout(s),
         Id(params) => any::id(s, params),
-        StartTls => Err(CmdError::Bad(
-            "STARTTLS is not available on this listener".into(),
-        )),
+        StartTls => nonauth::starttls(s),
         Login { user, password } => nonauth::login(s, user, password).await,
         Authenticate { mechanism, initial } => nonauth::authenticate(s, &mechanism, initial).await,
         Select {
