@@ -40,6 +40,12 @@ pub struct Config {
     pub auth_fail_delay: Duration,
     /// Allow LOGIN/AUTHENTICATE without TLS on non-loopback connections.
     pub allow_plaintext: bool,
+    /// LMTP listeners (RFC 2033), TCP.
+    pub lmtp: Vec<SocketAddr>,
+    /// LMTP on a unix socket (the usual Postfix setup).
+    pub lmtp_socket: Option<PathBuf>,
+    /// Without a Sieve script, file `X-Spam-Flag: YES` messages into Junk.
+    pub spam_junk: bool,
 }
 
 impl Config {

@@ -9,12 +9,15 @@ mod auth;
 mod base64;
 mod cli;
 mod config;
+mod deliver;
 mod error;
 mod imap;
+mod lmtp;
 mod mime;
 mod notify;
 mod proto;
 mod server;
+mod sieve;
 mod store;
 
 use std::process::ExitCode;
@@ -34,6 +37,8 @@ fn main() -> ExitCode {
         None => Err("no command given; try `postfach serve` or `postfach --help`".to_string()),
         Some(cli::Command::Serve(s)) => server::run(s),
         Some(cli::Command::User(u)) => admin::user_command(u),
+        Some(cli::Command::Sieve(c)) => admin::sieve_command(c),
+        Some(cli::Command::Deliver(d)) => return admin::deliver_command(d),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -65,6 +65,16 @@ fn build_config(s: Serve) -> Result<Config, String> {
         idle_keepalive: Duration::from_secs(s.idle_keepalive.max(1)),
         auth_fail_delay: Duration::from_millis(s.auth_fail_delay_ms),
         allow_plaintext: s.allow_plaintext,
+        lmtp: s
+            .lmtp
+            .iter()
+            .map(|a| {
+                a.parse()
+                    .map_err(|e| format!("bad --lmtp address {a}: {e}"))
+            })
+            .collect::<Result<_, String>>()?,
+        lmtp_socket: s.lmtp_socket,
+        spam_junk: !s.no_spam_junk,
     };
     c.validate()?;
     Ok(c)
@@ -93,6 +103,7 @@ pub fn run(s: Serve) -> Result<(), String> {
         println!("listening imap {local}");
         info!("IMAP listening on {local}");
     }
+    let lmtp = crate::lmtp::bind(&config.lmtp, config.lmtp_socket.as_ref())?;
     let users = smol::block_on(store.user_list()).map_err(|e| e.to_string())?;
     if users.is_empty() {
         println!(
@@ -106,7 +117,9 @@ pub fn run(s: Serve) -> Result<(), String> {
     let _ = std::io::stdout().flush();
     let ctx = Ctx::new(store.clone(), config);
     smol::block_on(async {
-        smol::spawn(admin::serve_control(control, store)).detach();
+        let settings = crate::lmtp::settings(&ctx.config);
+        smol::spawn(admin::serve_control(control, store, settings)).detach();
+        crate::lmtp::spawn(lmtp, ctx.clone());
         let loops: Vec<_> = listeners
             .into_iter()
             .map(|l| smol::spawn(accept_loop(l, ctx.clone())))

@@ -97,16 +97,11 @@ impl Connection {
                 .framer
                 .literal_missing(self.rbuf.len())
                 .clamp(READ_CHUNK, 256 * 1024);
-            let start = self.rbuf.len();
-            self.rbuf.resize(start + want, 0);
-            let n = match self.stream.read(&mut self.rbuf[start..]).await {
-                Ok(n) => n,
-                Err(e) => {
-                    self.rbuf.truncate(start);
-                    return Err(e);
-                }
-            };
-            self.rbuf.truncate(start + n);
+            // Read into a scratch buffer: if this future is dropped while waiting (IDLE races
+            // it against change events), `rbuf` must not keep unfilled bytes.
+            let mut chunk = vec![0; want];
+            let n = self.stream.read(&mut chunk).await?;
+            self.rbuf.extend_from_slice(&chunk[..n]);
             if n == 0 {
                 return Ok(Input::Eof);
             }

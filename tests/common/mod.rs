@@ -2,6 +2,8 @@
 //! and talks IMAP to it over TCP.
 #![allow(dead_code)]
 
+pub mod lmtp;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -48,13 +50,19 @@ pub fn add_user(data: &Path, name: &str, password: &str) {
         .expect("spawn postfach user add");
     writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "user add failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "user add failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A running server process.
 pub struct Server {
     pub child: Child,
     pub port: u16,
+    /// The LMTP address (`127.0.0.1:PORT`) or socket path, when started with `--lmtp…`.
+    pub lmtp: Option<String>,
     pub data: PathBuf,
     pub extra: Vec<String>,
     _dir: Option<TempDir>,
@@ -80,7 +88,12 @@ impl Server {
     pub fn spawn(data: &Path, extra: &[&str]) -> Server {
         let mut args: Vec<String> =
             vec!["serve".into(), "--data".into(), data.display().to_string()];
-        args.extend(["--imap".into(), "127.0.0.1:0".into(), "--auth-fail-delay-ms".into(), "0".into()]);
+        args.extend([
+            "--imap".into(),
+            "127.0.0.1:0".into(),
+            "--auth-fail-delay-ms".into(),
+            "0".into(),
+        ]);
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut child = Command::new(BIN)
             .args(&args)
@@ -91,9 +104,13 @@ impl Server {
             .expect("spawn postfach serve");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let (lmtp_tx, lmtp_rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("listening lmtp ") {
+                    let _ = lmtp_tx.send(addr.to_string());
+                }
                 if !sent {
                     if let Some(addr) = line.strip_prefix("listening imap ") {
                         let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
@@ -103,8 +120,23 @@ impl Server {
                 }
             }
         });
-        let port = rx.recv_timeout(Duration::from_secs(30)).expect("server did not start");
-        Server { child, port, data: data.to_path_buf(), extra: extra.iter().map(|s| s.to_string()).collect(), _dir: None }
+        let port = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server did not start");
+        // `--lmtp ADDR` / `--lmtp-socket PATH`: the first one's bound address or path.
+        let lmtp = extra.iter().any(|a| a.starts_with("--lmtp")).then(|| {
+            lmtp_rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("no LMTP listener")
+        });
+        Server {
+            child,
+            port,
+            lmtp,
+            data: data.to_path_buf(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            _dir: None,
+        }
     }
 
     pub fn connect(&self) -> Client {
@@ -132,6 +164,7 @@ impl Server {
         let mut new = Server::spawn(&self.data, &refs);
         std::mem::swap(&mut self.child, &mut new.child);
         self.port = new.port;
+        self.lmtp = new.lmtp.take();
         // `new` now holds the dead child; dropping it kills nothing alive.
     }
 }
@@ -155,7 +188,12 @@ impl Client {
     pub fn connect(port: u16) -> Client {
         let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut c = Client { reader: BufReader::new(s.try_clone().unwrap()), writer: s, next_tag: 0, greeting: String::new() };
+        let mut c = Client {
+            reader: BufReader::new(s.try_clone().unwrap()),
+            writer: s,
+            next_tag: 0,
+            greeting: String::new(),
+        };
         c.greeting = c.read_line();
         c
     }
@@ -166,12 +204,19 @@ impl Client {
         loop {
             let mut line = Vec::new();
             let n = self.reader.read_until(b'\n', &mut line).expect("read");
-            assert!(n > 0, "connection closed; got so far: {}", String::from_utf8_lossy(&out));
+            assert!(
+                n > 0,
+                "connection closed; got so far: {}",
+                String::from_utf8_lossy(&out)
+            );
             out.extend_from_slice(&line);
             let trimmed = line.strip_suffix(b"\r\n").unwrap_or(&line);
             if let Some(open) = trimmed.iter().rposition(|&b| b == b'{') {
                 if trimmed.ends_with(b"}") {
-                    if let Ok(n) = std::str::from_utf8(&trimmed[open + 1..trimmed.len() - 1]).unwrap_or("x").parse::<usize>() {
+                    if let Ok(n) = std::str::from_utf8(&trimmed[open + 1..trimmed.len() - 1])
+                        .unwrap_or("x")
+                        .parse::<usize>()
+                    {
                         let mut lit = vec![0; n];
                         self.reader.read_exact(&mut lit).unwrap();
                         out.extend_from_slice(&lit);
@@ -190,7 +235,9 @@ impl Client {
         self.writer.set_read_timeout(Some(timeout)).unwrap();
         let mut line = String::new();
         let r = self.reader.read_line(&mut line);
-        self.writer.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        self.writer
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         match r {
             Ok(n) if n > 0 => Some(line.trim_end_matches("\r\n").to_string()),
             _ => None,
@@ -229,14 +276,23 @@ impl Client {
     pub fn ok(&mut self, cmd: &str) -> Vec<String> {
         let lines = self.cmd(cmd);
         let last = lines.last().unwrap();
-        assert!(last.split(' ').nth(1) == Some("OK"), "{cmd} failed: {lines:#?}");
+        assert!(
+            last.split(' ').nth(1) == Some("OK"),
+            "{cmd} failed: {lines:#?}"
+        );
         lines
     }
 
     /// The tagged line's status word (OK/NO/BAD) and the whole answer.
     pub fn status(&mut self, cmd: &str) -> (String, Vec<String>) {
         let lines = self.cmd(cmd);
-        let st = lines.last().unwrap().split(' ').nth(1).unwrap_or("").to_string();
+        let st = lines
+            .last()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap_or("")
+            .to_string();
         (st, lines)
     }
 

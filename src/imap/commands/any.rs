@@ -23,6 +23,9 @@ pub fn capabilities(s: &Session) -> Vec<String> {
         "SPECIAL-USE",
         "ESEARCH",
         "SEARCHRES",
+        "QUOTA",
+        "QUOTA=RES-STORAGE",
+        "QUOTA=RES-MESSAGE",
     ];
     if !s.state.is_authenticated() {
         caps.push("AUTH=PLAIN");

@@ -7,6 +7,7 @@ pub mod fetch;
 pub mod idle;
 pub mod mailbox;
 pub mod nonauth;
+pub mod quota;
 pub mod search;
 pub mod selected;
 pub mod store;
@@ -42,7 +43,10 @@ fn allowed(body: &CommandBody) -> Allowed {
         | Append { .. }
         | Namespace
         | Enable(_)
-        | Idle => Allowed::Authenticated,
+        | Idle
+        | GetQuota { .. }
+        | GetQuotaRoot { .. }
+        | SetQuota => Allowed::Authenticated,
         Check
         | Close
         | Unselect
@@ -126,6 +130,9 @@ pub async fn dispatch(s: &mut Session, tag: &str, body: CommandBody) -> CmdResul
             uid,
         } => store::store(s, set, mode, silent, flags, uid).await,
         Search { program, uid } => search::search(s, tag, program, uid).await,
+        GetQuota { root } => quota::get_quota(s, root).await,
+        GetQuotaRoot { mailbox } => quota::get_quota_root(s, mailbox).await,
+        SetQuota => quota::set_quota(),
     }
 }
 
