@@ -302,8 +302,8 @@ fn internal(e: StoreError) -> String {
 /// `user quota` output: usage and limits.
 fn quota_text(name: &str, u: &crate::store::schema::UserRecord) -> String {
     let storage = match u.quota_storage {
-        Some(q) => format!("{} of {} KiB", u.used_storage.div_ceil(1024), q / 1024),
-        None => format!("{} KiB (no limit)", u.used_storage.div_ceil(1024)),
+        Some(q) => format!("{} of {q} bytes", u.used_storage),
+        None => format!("{} bytes (no limit)", u.used_storage),
     };
     let messages = match u.quota_messages {
         Some(q) => format!("{} of {q}", u.used_messages),

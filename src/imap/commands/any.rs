@@ -26,6 +26,7 @@ pub fn capabilities(s: &Session) -> Vec<String> {
         "QUOTA",
         "QUOTA=RES-STORAGE",
         "QUOTA=RES-MESSAGE",
+        "STATUS=SIZE",
     ];
     if !s.state.is_authenticated() {
         caps.push("AUTH=PLAIN");
