@@ -22,6 +22,8 @@ pub enum Command {
     User(User),
     Acl(Acl),
     Mailbox(Mailbox),
+    Deliver(Deliver),
+    Sieve(Sieve),
 }
 
 fn default_data() -> PathBuf {
@@ -101,6 +103,15 @@ pub struct Serve {
     /// (treat every client as remote; for tests)
     #[argh(option, default = "String::from(\"loopback\")", hidden_help)]
     pub plaintext_policy: String,
+    /// LMTP listen address for mail delivery, repeatable (default: none)
+    #[argh(option)]
+    pub lmtp: Vec<String>,
+    /// LMTP on a unix socket at PATH (mode 0660), e.g. for Postfix
+    #[argh(option)]
+    pub lmtp_socket: Option<PathBuf>,
+    /// do not file X-Spam-Flag: YES messages into Junk for users without a Sieve script
+    #[argh(switch)]
+    pub no_spam_junk: bool,
 }
 
 /// Manage accounts (works whether or not the server is running).
@@ -118,6 +129,7 @@ pub enum UserAction {
     Passwd(UserPasswd),
     Del(UserDel),
     List(UserList),
+    Quota(UserQuota),
 }
 
 /// Create an account with INBOX, Drafts, Sent, Trash, Junk and Archive; the password is read
@@ -262,4 +274,113 @@ pub struct MailboxCreateShared {
     /// data directory (default: $POSTFACH_DATA or ./postfach-data)
     #[argh(option, default = "default_data()")]
     pub data: PathBuf,
+}
+
+/// Show or set an account's quota (RFC 9208 STORAGE and MESSAGE limits).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "quota")]
+pub struct UserQuota {
+    /// user name
+    #[argh(positional)]
+    pub name: String,
+    /// storage limit in MiB, or "none"
+    #[argh(option)]
+    pub storage_mb: Option<String>,
+    /// message-count limit, or "none"
+    #[argh(option)]
+    pub messages: Option<String>,
+    /// data directory (default: $POSTFACH_DATA or ./postfach-data)
+    #[argh(option, default = "default_data()")]
+    pub data: PathBuf,
+}
+
+/// Deliver one message from stdin (for Postfix mailbox_command, fetchmail --mda, procmail).
+/// Exit codes (sysexits): 0 delivered, 64 usage, 65 message too big or empty, 67 unknown
+/// user, 73 over quota, 75 temporary failure (retry later).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "deliver")]
+pub struct Deliver {
+    /// recipient account
+    #[argh(option)]
+    pub user: String,
+    /// mailbox to deliver to instead of INBOX (INBOX if it does not exist; Sieve still runs)
+    #[argh(option)]
+    pub mailbox: Option<String>,
+    /// envelope sender, added as Return-Path
+    #[argh(option)]
+    pub from: Option<String>,
+    /// largest message read from stdin, in MiB (default: 50)
+    #[argh(option, default = "config::DEFAULT_MAX_MESSAGE_MB")]
+    pub max_message_mb: u64,
+    /// when no server runs: do not file X-Spam-Flag: YES messages into Junk
+    #[argh(switch)]
+    pub no_spam_junk: bool,
+    /// data directory (default: $POSTFACH_DATA or ./postfach-data)
+    #[argh(option, default = "default_data()")]
+    pub data: PathBuf,
+}
+
+/// Manage a user's Sieve filter (RFC 5228), run when mail is delivered.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "sieve")]
+pub struct Sieve {
+    #[argh(subcommand)]
+    pub action: SieveAction,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum SieveAction {
+    Set(SieveSet),
+    Get(SieveGet),
+    Del(SieveDel),
+    Check(SieveCheck),
+}
+
+/// Install a script from FILE (or stdin); a syntax error is reported with line and column.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "set")]
+pub struct SieveSet {
+    /// user name
+    #[argh(positional)]
+    pub user: String,
+    /// script file (default: stdin)
+    #[argh(positional)]
+    pub file: Option<PathBuf>,
+    /// data directory (default: $POSTFACH_DATA or ./postfach-data)
+    #[argh(option, default = "default_data()")]
+    pub data: PathBuf,
+}
+
+/// Print a user's script.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "get")]
+pub struct SieveGet {
+    /// user name
+    #[argh(positional)]
+    pub user: String,
+    /// data directory (default: $POSTFACH_DATA or ./postfach-data)
+    #[argh(option, default = "default_data()")]
+    pub data: PathBuf,
+}
+
+/// Remove a user's script (mail then goes to INBOX, spam to Junk).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "del")]
+pub struct SieveDel {
+    /// user name
+    #[argh(positional)]
+    pub user: String,
+    /// data directory (default: $POSTFACH_DATA or ./postfach-data)
+    #[argh(option, default = "default_data()")]
+    pub data: PathBuf,
+}
+
+/// Check a script file without installing it.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "check")]
+pub struct SieveCheck {
+    /// script file
+    #[argh(positional)]
+    pub file: PathBuf,
 }

@@ -96,6 +96,12 @@ pub struct Config {
     pub allow_plaintext: bool,
     pub plaintext_policy: PlaintextPolicy,
     pub shutdown_timeout: Duration,
+    /// LMTP listeners (RFC 2033), TCP.
+    pub lmtp: Vec<SocketAddr>,
+    /// LMTP on a unix socket (the usual Postfix setup).
+    pub lmtp_socket: Option<PathBuf>,
+    /// Without a Sieve script, file `X-Spam-Flag: YES` messages into Junk.
+    pub spam_junk: bool,
 }
 
 impl Config {

@@ -9,14 +9,17 @@ mod auth;
 mod base64;
 mod cli;
 mod config;
+mod deliver;
 mod error;
 mod imap;
 mod limits;
+mod lmtp;
 mod mime;
 mod notify;
 mod proto;
 mod server;
 mod shutdown;
+mod sieve;
 mod store;
 mod tls;
 
@@ -42,6 +45,8 @@ fn main() -> ExitCode {
         Some(cli::Command::User(u)) => admin::user_command(u),
         Some(cli::Command::Acl(a)) => admin::acl_command(a),
         Some(cli::Command::Mailbox(m)) => admin::mailbox_command(m),
+        Some(cli::Command::Sieve(c)) => admin::sieve_command(c),
+        Some(cli::Command::Deliver(d)) => return admin::deliver_command(d),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

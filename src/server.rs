@@ -143,6 +143,16 @@ fn build_config(s: Serve) -> Result<Config, String> {
         allow_plaintext: s.allow_plaintext,
         plaintext_policy,
         shutdown_timeout: Duration::from_secs(s.shutdown_timeout),
+        lmtp: s
+            .lmtp
+            .iter()
+            .map(|a| {
+                a.parse()
+                    .map_err(|e| format!("bad --lmtp address {a}: {e}"))
+            })
+            .collect::<Result<_, String>>()?,
+        lmtp_socket: s.lmtp_socket,
+        spam_junk: !s.no_spam_junk,
     };
     c.validate()?;
     Ok(c)
@@ -196,6 +206,7 @@ pub fn run(s: Serve) -> Result<(), String> {
         println!("listening {} {local}", kind.name());
         info!("{} listening on {local}", kind.name().to_uppercase());
     }
+    let lmtp = crate::lmtp::bind(&config.lmtp, config.lmtp_socket.as_ref())?;
     let users = smol::block_on(store.user_list()).map_err(|e| e.to_string())?;
     if users.is_empty() {
         let at = config.imap.first().or(config.imaps.first());
@@ -213,8 +224,10 @@ pub fn run(s: Serve) -> Result<(), String> {
     let data_dir = config.data_dir.clone();
     let ctx = Ctx::new(store.clone(), config, tls);
     smol::block_on(async {
-        let control = smol::spawn(admin::serve_control(control, store));
+        let settings = crate::lmtp::settings(&ctx.config);
+        let control = smol::spawn(admin::serve_control(control, store, settings));
         let signals = smol::spawn(handle_signals(signals, ctx.clone()));
+        crate::lmtp::spawn(lmtp, ctx.clone());
         let loops: Vec<_> = listeners
             .into_iter()
             .map(|(kind, l)| smol::spawn(accept_loop(l, kind, ctx.clone())))

@@ -162,6 +162,17 @@ pub enum CommandBody {
         program: SearchProgram,
         uid: bool,
     },
+    /// RFC 9208 §4.2: `getquota = "GETQUOTA" SP quota-root-name`.
+    GetQuota {
+        root: String,
+    },
+    /// RFC 9208 §4.3: `getquotaroot = "GETQUOTAROOT" SP mailbox`.
+    GetQuotaRoot {
+        mailbox: MailboxName,
+    },
+    /// RFC 9208 §4.1: `setquota = "SETQUOTA" SP quota-root-name SP setquota-list`; the
+    /// arguments are not kept (limits are set by the administrator).
+    SetQuota,
 }
 
 impl CommandBody {
@@ -208,6 +219,9 @@ impl CommandBody {
             GetAcl { .. } => "GETACL",
             ListRights { .. } => "LISTRIGHTS",
             MyRights { .. } => "MYRIGHTS",
+            GetQuota { .. } => "GETQUOTA",
+            GetQuotaRoot { .. } => "GETQUOTAROOT",
+            SetQuota => "SETQUOTA",
         }
     }
 }
@@ -378,6 +392,24 @@ fn parse_body(p: &mut Parser<'_>, name: &str) -> PResult<CommandBody> {
         "MYRIGHTS" => MyRights {
             mailbox: sp_mailbox(p)?,
         },
+        "GETQUOTA" => {
+            p.sp()?;
+            GetQuota {
+                root: p.astring_utf8()?,
+            }
+        }
+        "GETQUOTAROOT" => GetQuotaRoot {
+            mailbox: sp_mailbox(p)?,
+        },
+        "SETQUOTA" => {
+            p.sp()?;
+            p.astring()?;
+            p.sp()?;
+            // setquota-list = "(" [setquota-resource *(SP setquota-resource)] ")"
+            p.expect(b'(')?;
+            p.rest_of_line();
+            SetQuota
+        }
         "CHECK" => Check,
         "CLOSE" => Close,
         "UNSELECT" => Unselect,
@@ -705,6 +737,17 @@ mod tests {
             CommandBody::List { lsub: false, .. }
         ));
         assert!(matches!(body("a ID NIL\r\n"), CommandBody::Id(None)));
+        // RFC 9208 §4.2, §4.3 examples.
+        assert!(
+            matches!(body("G0001 GETQUOTA \"!partition/sda4\"\r\n"), CommandBody::GetQuota { root } if root == "!partition/sda4")
+        );
+        assert!(
+            matches!(body("G0002 GETQUOTAROOT INBOX\r\n"), CommandBody::GetQuotaRoot { mailbox } if mailbox.is_inbox())
+        );
+        assert!(matches!(
+            body("S0000 SETQUOTA \"#user/alice\" (STORAGE 510)\r\n"),
+            CommandBody::SetQuota
+        ));
         assert!(matches!(
             body("a AUTHENTICATE plain AGFsaWNlAHB3\r\n"),
             CommandBody::Authenticate {

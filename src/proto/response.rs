@@ -232,9 +232,29 @@ pub enum Data {
         earlier: bool,
         uids: SeqSet,
     },
+    /// RFC 9208 §5.1 `QUOTA root (resource usage limit ...)`.
+    Quota {
+        root: String,
+        resources: Vec<QuotaResource>,
+    },
+    /// RFC 9208 §5.2 `QUOTAROOT mailbox root ...`.
+    QuotaRoot {
+        mailbox: String,
+        roots: Vec<String>,
+    },
     /// RFC 4314 / RFC 9208 and other simple untagged lines, pre-encoded by their handlers'
     /// typed builders in `extra`.
     Raw(Vec<u8>),
+}
+
+/// One resource of a QUOTA response (RFC 9208 §5.1): usage and limit in the resource's unit
+/// (STORAGE in KiB, MESSAGE in messages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuotaResource {
+    /// `STORAGE`, `MESSAGE`.
+    pub name: &'static str,
+    pub usage: u64,
+    pub limit: u64,
 }
 
 /// Anything the server sends.
@@ -609,6 +629,29 @@ impl Data {
                 });
                 out.extend_from_slice(uids.to_string().as_bytes());
             }
+            Data::Quota { root, resources } => {
+                out.extend_from_slice(b"QUOTA ");
+                astring(out, root.as_bytes());
+                out.extend_from_slice(b" (");
+                for (i, r) in resources.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ');
+                    }
+                    out.extend_from_slice(format!("{} {} {}", r.name, r.usage, r.limit).as_bytes());
+                }
+                out.push(b')');
+            }
+            Data::QuotaRoot {
+                mailbox: name,
+                roots,
+            } => {
+                out.extend_from_slice(b"QUOTAROOT ");
+                mailbox(out, name);
+                for r in roots {
+                    out.push(b' ');
+                    astring(out, r.as_bytes());
+                }
+            }
             Data::Raw(bytes) => out.extend_from_slice(bytes),
         }
         o.bytes.extend_from_slice(b"\r\n");
@@ -702,6 +745,25 @@ mod tests {
                 shared: vec![]
             }),
             "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n"
+        );
+        // RFC 9208 §4.3 GETQUOTAROOT example.
+        assert_eq!(
+            enc(Data::QuotaRoot {
+                mailbox: "INBOX".into(),
+                roots: vec![String::new()]
+            }),
+            "* QUOTAROOT INBOX \"\"\r\n"
+        );
+        assert_eq!(
+            enc(Data::Quota {
+                root: String::new(),
+                resources: vec![QuotaResource {
+                    name: "STORAGE",
+                    usage: 10,
+                    limit: 512
+                }]
+            }),
+            "* QUOTA \"\" (STORAGE 10 512)\r\n"
         );
     }
 

@@ -84,7 +84,7 @@ fn bump(rec: &mut MailboxRecord) -> u64 {
 }
 
 /// Adds keywords to the mailbox's list; false if the limit would be exceeded.
-fn register_keywords(rec: &mut MailboxRecord, kws: &[String]) -> bool {
+pub(super) fn register_keywords(rec: &mut MailboxRecord, kws: &[String]) -> bool {
     for k in kws {
         if !rec.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
             if rec.keywords.len() >= MAX_KEYWORDS {
@@ -97,7 +97,7 @@ fn register_keywords(rec: &mut MailboxRecord, kws: &[String]) -> bool {
 }
 
 /// Checks and charges the owner's quota (RFC 9208): refuses before anything is written.
-fn charge(txn: &WriteTransaction, owner: &str, bytes: i64, count: i64) -> Result<()> {
+pub(super) fn charge(txn: &WriteTransaction, owner: &str, bytes: i64, count: i64) -> Result<()> {
     let mut users = txn.open_table(USERS)?;
     let Some(mut u) = users
         .get(owner)?
@@ -121,7 +121,7 @@ fn charge(txn: &WriteTransaction, owner: &str, bytes: i64, count: i64) -> Result
 }
 
 /// Inserts a message row for existing content; assigns uid and modseq, updates counters.
-fn add_row(
+pub(super) fn add_row(
     txn: &WriteTransaction,
     id: u64,
     rec: &mut MailboxRecord,

@@ -11,11 +11,13 @@
 //! panic inside a job aborts the whole batch (nothing of it is committed) and fails its callers.
 //!
 //! Layout: `schema` (tables and records), `codec` (record encoding), `user`, `mailbox`,
-//! `message` (operations), `blob` (message content in compressed chunks).
+//! `message` (operations), `delivery` (one incoming message into several mailboxes), `blob`
+//! (message content in compressed chunks).
 
 pub mod acl;
 pub mod blob;
 pub mod codec;
+pub mod delivery;
 pub mod mailbox;
 pub mod message;
 pub mod schema;
@@ -215,6 +217,7 @@ fn init_schema(db: &Database) -> Result<()> {
         txn.open_table(BLOBS)?;
         txn.open_table(CHUNKS)?;
         txn.open_table(acl::SEEN)?;
+        txn.open_table(SIEVE)?;
     }
     txn.commit()?;
     Ok(())

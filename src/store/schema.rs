@@ -29,6 +29,9 @@ pub const CHANGES: TableDefinition<(u64, u64), u32> = TableDefinition::new("chan
 pub const BLOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("blobs");
 /// `(blob id, chunk index) → chunk`: the content in 64 KiB pieces, each raw or deflated.
 pub const CHUNKS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("chunks");
+/// `user name (lower case) → Sieve script source (UTF-8)`: the user's active delivery filter
+/// (RFC 5228). Only scripts that compile are stored; the row goes with the account.
+pub const SIEVE: TableDefinition<&str, &str> = TableDefinition::new("sieve");
 
 /// Raw bytes per chunk; chunk `i` holds content bytes `[i * CHUNK, (i + 1) * CHUNK)`.
 pub const CHUNK: usize = 64 * 1024;

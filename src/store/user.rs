@@ -3,7 +3,7 @@
 use redb::ReadableTable;
 
 use super::mailbox::create_in;
-use super::schema::{SUBSCRIPTIONS, USERS, UserRecord};
+use super::schema::{SIEVE, SUBSCRIPTIONS, USERS, UserRecord};
 use super::{Result, Store, StoreError};
 
 /// Mailboxes every new account gets, with their RFC 6154 special-use attribute.
@@ -101,6 +101,7 @@ impl Store {
                 subs.remove((name.as_str(), k.as_str()))?;
             }
             drop(subs);
+            tx.txn.open_table(SIEVE)?.remove(name.as_str())?;
             tx.txn.open_table(USERS)?.remove(name.as_str())?;
             Ok(())
         })
@@ -128,6 +129,72 @@ impl Store {
                 .get(name.as_str())?
                 .map(|v| UserRecord::decode(v.value()))
                 .transpose()?)
+        })
+        .await
+    }
+}
+
+/// A change to one quota limit (`postfach user quota`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    Keep,
+    Unlimited,
+    Max(u64),
+}
+
+impl Limit {
+    fn apply(self, old: Option<u64>) -> Option<u64> {
+        match self {
+            Limit::Keep => old,
+            Limit::Unlimited => None,
+            Limit::Max(n) => Some(n),
+        }
+    }
+}
+
+impl Store {
+    /// Sets an account's RFC 9208 limits: STORAGE in bytes, MESSAGE in messages. A limit below
+    /// the current usage is allowed; it refuses new mail until usage drops.
+    pub async fn user_set_quota(
+        &self,
+        name: String,
+        storage: Limit,
+        messages: Limit,
+    ) -> Result<UserRecord> {
+        self.write(move |tx| {
+            let mut users = tx.txn.open_table(USERS)?;
+            let mut rec = match users.get(name.as_str())? {
+                Some(v) => UserRecord::decode(v.value())?,
+                None => return Err(StoreError::NoSuchUser),
+            };
+            rec.quota_storage = storage.apply(rec.quota_storage);
+            rec.quota_messages = messages.apply(rec.quota_messages);
+            users.insert(name.as_str(), rec.encode().as_slice())?;
+            Ok(rec)
+        })
+        .await
+    }
+
+    /// Stores (`Some`) or removes (`None`) a user's Sieve script. The caller has compiled it.
+    pub async fn sieve_put(&self, name: String, script: Option<String>) -> Result<bool> {
+        self.write(move |tx| {
+            if tx.txn.open_table(USERS)?.get(name.as_str())?.is_none() {
+                return Err(StoreError::NoSuchUser);
+            }
+            let mut t = tx.txn.open_table(SIEVE)?;
+            Ok(match script {
+                Some(s) => t.insert(name.as_str(), s.as_str())?.is_some(),
+                None => t.remove(name.as_str())?.is_some(),
+            })
+        })
+        .await
+    }
+
+    /// A user's Sieve script source, if one is set.
+    pub async fn sieve_get(&self, name: String) -> Result<Option<String>> {
+        self.read(move |rtx| {
+            let t = rtx.open_table(SIEVE)?;
+            Ok(t.get(name.as_str())?.map(|v| v.value().to_string()))
         })
         .await
     }

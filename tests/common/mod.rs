@@ -2,6 +2,8 @@
 //! and talks IMAP to it over TCP.
 #![allow(dead_code)]
 
+pub mod lmtp;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -62,6 +64,8 @@ pub struct Server {
     pub port: u16,
     /// The IMAPS port when `--imaps` was passed, else 0.
     pub imaps_port: u16,
+    /// The LMTP address (`127.0.0.1:PORT`) or socket path, when started with `--lmtp…`.
+    pub lmtp: Option<String>,
     pub data: PathBuf,
     pub extra: Vec<String>,
     _dir: Option<TempDir>,
@@ -101,8 +105,12 @@ impl Server {
             .expect("spawn postfach serve");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let (lmtp_tx, lmtp_rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("listening lmtp ") {
+                    let _ = lmtp_tx.send(addr.to_string());
+                }
                 for (kind, prefix) in [(0, "listening imap "), (1, "listening imaps ")] {
                     if let Some(addr) = line.strip_prefix(prefix) {
                         let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
@@ -126,6 +134,12 @@ impl Server {
             child,
             port,
             imaps_port,
+            lmtp: extra.iter().any(|a| a.starts_with("--lmtp")).then(|| {
+                // `--lmtp ADDR` / `--lmtp-socket PATH`: the first one's bound address or path.
+                lmtp_rx
+                    .recv_timeout(Duration::from_secs(30))
+                    .expect("no LMTP listener")
+            }),
             data: data.to_path_buf(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
             _dir: None,
@@ -185,6 +199,7 @@ impl Server {
         std::mem::swap(&mut self.child, &mut new.child);
         self.port = new.port;
         self.imaps_port = new.imaps_port;
+        self.lmtp = new.lmtp.take();
         // `new` now holds the dead child; dropping it kills nothing alive.
     }
 }

@@ -29,6 +29,10 @@ pub fn capabilities(s: &Session) -> Vec<String> {
         "ACL",
         "RIGHTS=texk",
         "SEARCHRES",
+        "QUOTA",
+        "QUOTA=RES-STORAGE",
+        "QUOTA=RES-MESSAGE",
+        "STATUS=SIZE",
     ];
     if !s.tls && !s.state.is_authenticated() {
         caps.push("STARTTLS");

@@ -8,6 +8,7 @@ pub mod fetch;
 pub mod idle;
 pub mod mailbox;
 pub mod nonauth;
+pub mod quota;
 pub mod search;
 pub mod selected;
 pub mod store;
@@ -48,7 +49,10 @@ fn allowed(body: &CommandBody) -> Allowed {
         | GetAcl { .. }
         | ListRights { .. }
         | MyRights { .. }
-        | Idle => Allowed::Authenticated,
+        | Idle
+        | GetQuota { .. }
+        | GetQuotaRoot { .. }
+        | SetQuota => Allowed::Authenticated,
         Check
         | Close
         | Unselect
@@ -156,6 +160,9 @@ pub async fn dispatch(s: &mut Session, tag: &str, body: CommandBody) -> CmdResul
             identifier,
         } => acl::list_rights(s, mailbox, identifier).await,
         MyRights { mailbox } => acl::my_rights(s, mailbox).await,
+        GetQuota { root } => quota::get_quota(s, root).await,
+        GetQuotaRoot { mailbox } => quota::get_quota_root(s, mailbox).await,
+        SetQuota => quota::set_quota(),
     }
 }
 

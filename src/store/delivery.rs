@@ -1,0 +1,149 @@
+//! Delivery of one incoming message (LMTP, `postfach deliver`): what the filter needs to know
+//! about the recipient, and one transaction that files the message into every target mailbox.
+//!
+//! The content is stored once and shared by all target rows (like COPY); quota is charged per
+//! row, as IMAP COPY does, so usage stays the sum of RFC822.SIZE over the user's messages.
+
+use redb::ReadableTable;
+
+use super::blob::{self, Prepared};
+use super::mailbox::{create_in, get_w, lookup, put};
+use super::message::{NewMessage, add_row, charge, register_keywords};
+use super::schema::{MAILBOX_NAMES, MAILBOXES, SIEVE, SUBSCRIPTIONS, USERS, UserRecord};
+use super::{Result, Store, StoreError};
+
+/// What delivery decisions read, from one snapshot.
+#[derive(Debug)]
+pub struct Recipient {
+    pub user: String,
+    pub record: UserRecord,
+    /// The Sieve script source, if the user has one.
+    pub script: Option<String>,
+    /// Names of the user's selectable mailboxes.
+    pub mailboxes: Vec<String>,
+}
+
+/// One copy to store.
+pub struct Target {
+    /// A validated mailbox name.
+    pub mailbox: String,
+    /// Create (and subscribe) the mailbox if it does not exist (Sieve `fileinto :create`).
+    pub create: bool,
+    pub message: NewMessage,
+}
+
+/// Where the copies went: `(mailbox name, uid)` in target order, duplicates merged.
+pub type Filed = Vec<(String, u32)>;
+
+impl Store {
+    /// The recipient's record, script and mailbox names; `None` for an unknown user.
+    pub async fn recipient(&self, user: String) -> Result<Option<Recipient>> {
+        self.read(move |rtx| {
+            let Some(record) = rtx
+                .open_table(USERS)?
+                .get(user.as_str())?
+                .map(|v| UserRecord::decode(v.value()))
+                .transpose()?
+            else {
+                return Ok(None);
+            };
+            let script = rtx
+                .open_table(SIEVE)?
+                .get(user.as_str())?
+                .map(|v| v.value().to_string());
+            let names = rtx.open_table(MAILBOX_NAMES)?;
+            let boxes = rtx.open_table(MAILBOXES)?;
+            let mut mailboxes = Vec::new();
+            for r in names.range((user.as_str(), "")..)? {
+                let (k, _) = r?;
+                let (owner, name) = k.value();
+                if owner != user {
+                    break;
+                }
+                if lookup(&names, &boxes, owner, name)?.is_some_and(|m| !m.rec.noselect) {
+                    mailboxes.push(name.to_string());
+                }
+            }
+            Ok(Some(Recipient {
+                user,
+                record,
+                script,
+                mailboxes,
+            }))
+        })
+        .await
+    }
+
+    /// Files `content` into every target of `owner` in one durable transaction. A target that
+    /// does not exist (and is not to be created) or is `\Noselect` becomes INBOX; keywords
+    /// beyond a mailbox's limit are dropped rather than failing the delivery. Refuses with
+    /// `NoSuchUser` or `OverQuota` before writing anything.
+    pub async fn deliver(
+        &self,
+        owner: String,
+        targets: Vec<Target>,
+        content: Prepared,
+    ) -> Result<Filed> {
+        self.write(move |tx| {
+            if tx.txn.open_table(USERS)?.get(owner.as_str())?.is_none() {
+                return Err(StoreError::NoSuchUser);
+            }
+            // Check everything first: a job that fails must not have written.
+            let mut plan: Vec<(String, bool, NewMessage)> = Vec::new();
+            for t in targets {
+                let existing = get_w(tx.txn, &owner, &t.mailbox)?;
+                let (name, create) = match existing {
+                    Some(m) if !m.rec.noselect && m.rec.uidnext < u32::MAX - 1 => {
+                        (t.mailbox, false)
+                    }
+                    None if t.create => (t.mailbox, true),
+                    _ => ("INBOX".to_string(), false),
+                };
+                match plan.iter_mut().find(|(n, _, _)| *n == name) {
+                    Some((_, _, m)) => {
+                        m.flags |= t.message.flags;
+                        for k in t.message.keywords {
+                            if !m.keywords.iter().any(|x| x.eq_ignore_ascii_case(&k)) {
+                                m.keywords.push(k);
+                            }
+                        }
+                    }
+                    None => plan.push((name, create, t.message)),
+                }
+            }
+            if plan.is_empty() {
+                return Ok(Vec::new());
+            }
+            if get_w(tx.txn, &owner, "INBOX")?.is_none() {
+                return Err(StoreError::Internal(format!("{owner} has no INBOX")));
+            }
+            let n = plan.len() as i64;
+            charge(tx.txn, &owner, content.size as i64 * n, n)?;
+            let blob = blob::insert(tx.txn, &content)?;
+            if n > 1 {
+                blob::incref(tx.txn, blob, (n - 1) as u32)?;
+            }
+            let mut filed = Vec::with_capacity(plan.len());
+            for (name, create, mut m) in plan {
+                if create {
+                    create_in(tx, &owner, &name, "")?;
+                    tx.txn
+                        .open_table(SUBSCRIPTIONS)?
+                        .insert((owner.as_str(), name.as_str()), ())?;
+                }
+                let info = get_w(tx.txn, &owner, &name)?
+                    .ok_or_else(|| StoreError::Internal(format!("{name} vanished")))?;
+                let mut rec = info.rec;
+                if !register_keywords(&mut rec, &m.keywords) {
+                    m.keywords.clear();
+                }
+                let uid = add_row(tx.txn, info.id, &mut rec, blob, content.size, &m)?;
+                put(tx.txn, info.id, &rec)?;
+                tx.touch(info.id);
+                filed.push((name, uid));
+            }
+            Ok(filed)
+        })
+        .await
+    }
+}
