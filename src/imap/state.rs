@@ -15,8 +15,6 @@ pub struct Account {
 /// The selected mailbox.
 pub struct Selected {
     pub id: u64,
-    /// Owner of the mailbox (the user, another user, or the public namespace).
-    pub owner: String,
     /// Set when this user's `\Seen` is private (not the owner): whose it is.
     pub seen_of: Option<String>,
     /// The user's rights, re-read whenever the mailbox changes (SETACL included).

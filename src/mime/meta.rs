@@ -147,11 +147,13 @@ impl MessageMeta {
     }
 
     /// Total length of the analysed message.
+    #[cfg(test)]
     pub fn message_len(&self) -> u64 {
         self.root.body_end
     }
 
     /// `Date:` header as unix seconds UTC.
+    #[cfg(test)]
     pub fn sent_date(&self) -> Option<i64> {
         self.sent_date
     }

@@ -59,10 +59,11 @@ mod tests;
 mod tests_edge;
 
 pub use analyze::analyze;
-pub use meta::{Address, Body, Disposition, Envelope, FORMAT_VERSION, MessageMeta, Param, Part};
+pub use meta::MessageMeta;
+#[cfg(test)]
+pub use meta::{Body, FORMAT_VERSION, Part};
 pub use render::{write_bodystructure, write_envelope};
 pub use section::{Section, SectionData, SectionText, filter_header, resolve_section};
-pub use text::{
-    DecodeError, SearchField, TransferEncoding, contains_ci, decode_charset, decode_header_value,
-    decode_transfer, part_encoding, search_text,
-};
+#[cfg(test)]
+pub use text::{DecodeError, TransferEncoding};
+pub use text::{SearchField, contains_ci, decode_transfer, part_encoding, search_text};

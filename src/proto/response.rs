@@ -37,16 +37,13 @@ pub enum StatusKind {
     No,
     Bad,
     Bye,
-    PreAuth,
 }
 
 /// `resp-text-code` (RFC 3501 §7.1, RFC 4315 UIDPLUS, RFC 5530, RFC 7162, RFC 3516, RFC 9208).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Code {
-    Alert,
     BadCharset(Vec<String>),
     Capability(Vec<String>),
-    Parse,
     /// The flags plus `\*` (keywords may be created); empty means read-only: `()`.
     /// The flags a client may store; `true` adds `\*` (new keywords allowed).
     PermanentFlags(Vec<Flag>, bool),
@@ -69,13 +66,8 @@ pub enum Code {
     AuthenticationFailed,
     AuthorizationFailed,
     PrivacyRequired,
-    ContactAdmin,
     NoPerm,
-    InUse,
-    ExpungeIssued,
-    Corruption,
     ServerBug,
-    ClientBug,
     Cannot,
     Limit,
     OverQuota,
@@ -84,7 +76,6 @@ pub enum Code {
     TooBig,
     UnknownCte,
     HighestModSeq(u64),
-    NoModSeq,
     Modified(SeqSet),
     Closed,
 }
@@ -118,9 +109,6 @@ impl Status {
     }
     pub fn bye(text: impl Into<String>) -> Self {
         Self::new(StatusKind::Bye, text)
-    }
-    pub fn preauth(text: impl Into<String>) -> Self {
-        Self::new(StatusKind::PreAuth, text)
     }
     pub fn tag(mut self, tag: impl Into<String>) -> Self {
         self.tag = Some(tag.into());
@@ -242,9 +230,6 @@ pub enum Data {
         mailbox: String,
         roots: Vec<String>,
     },
-    /// RFC 4314 / RFC 9208 and other simple untagged lines, pre-encoded by their handlers'
-    /// typed builders in `extra`.
-    Raw(Vec<u8>),
 }
 
 /// One resource of a QUOTA response (RFC 9208 §5.1): usage and limit in the resource's unit
@@ -298,8 +283,6 @@ impl Code {
     fn encode(&self, out: &mut Vec<u8>) {
         use Code::*;
         let simple = match self {
-            Alert => "ALERT",
-            Parse => "PARSE",
             ReadOnly => "READ-ONLY",
             ReadWrite => "READ-WRITE",
             TryCreate => "TRYCREATE",
@@ -307,13 +290,8 @@ impl Code {
             AuthenticationFailed => "AUTHENTICATIONFAILED",
             AuthorizationFailed => "AUTHORIZATIONFAILED",
             PrivacyRequired => "PRIVACYREQUIRED",
-            ContactAdmin => "CONTACTADMIN",
             NoPerm => "NOPERM",
-            InUse => "INUSE",
-            ExpungeIssued => "EXPUNGEISSUED",
-            Corruption => "CORRUPTION",
             ServerBug => "SERVERBUG",
-            ClientBug => "CLIENTBUG",
             Cannot => "CANNOT",
             Limit => "LIMIT",
             OverQuota => "OVERQUOTA",
@@ -321,7 +299,6 @@ impl Code {
             NonExistent => "NONEXISTENT",
             TooBig => "TOOBIG",
             UnknownCte => "UNKNOWN-CTE",
-            NoModSeq => "NOMODSEQ",
             Closed => "CLOSED",
             _ => "",
         };
@@ -376,7 +353,6 @@ impl Status {
             StatusKind::No => b" NO ",
             StatusKind::Bad => b" BAD ",
             StatusKind::Bye => b" BYE ",
-            StatusKind::PreAuth => b" PREAUTH ",
         });
         if let Some(code) = &self.code {
             code.encode(out);
@@ -652,7 +628,6 @@ impl Data {
                     astring(out, r.as_bytes());
                 }
             }
-            Data::Raw(bytes) => out.extend_from_slice(bytes),
         }
         o.bytes.extend_from_slice(b"\r\n");
     }

@@ -72,6 +72,7 @@ impl<'a> MessageView<'a> {
     }
 
     /// Overrides the size used by the `size` test (octets).
+    #[cfg(test)]
     pub fn with_size(mut self, size: u64) -> MessageView<'a> {
         self.size = size;
         self

@@ -85,7 +85,7 @@ mod validate;
 
 use std::fmt;
 
-pub use interp::{Delivery, EnvelopeInfo, MailboxExists, Outcome, execute};
+pub use interp::{EnvelopeInfo, Outcome, execute};
 pub use message::MessageView;
 pub use parser::Script;
 

@@ -114,6 +114,7 @@ impl<'a> Reader<'a> {
         Ok(self.u64()?.checked_sub(1))
     }
     /// True when every byte was read.
+    #[cfg(test)]
     pub fn at_end(&self) -> bool {
         self.pos == self.buf.len()
     }

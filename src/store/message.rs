@@ -294,7 +294,6 @@ pub struct FlagsResult {
 /// Result of APPEND/COPY/MOVE: the target's UIDVALIDITY and the new UIDs.
 #[derive(Debug)]
 pub struct Placed {
-    pub mailbox: u64,
     pub uidvalidity: u32,
     pub src_uids: Vec<u32>,
     pub uids: Vec<u32>,
@@ -390,7 +389,6 @@ impl Store {
             put(tx.txn, info.id, &rec)?;
             tx.touch(info.id);
             Ok(Placed {
-                mailbox: info.id,
                 uidvalidity: rec.uidvalidity,
                 src_uids: vec![],
                 uids: vec![uid],
@@ -588,7 +586,6 @@ impl Store {
                 charge(tx.txn, &trec.owner, bytes as i64, rows.len() as i64)?;
             }
             let mut placed = Placed {
-                mailbox: target.id,
                 uidvalidity: trec.uidvalidity,
                 src_uids: vec![],
                 uids: vec![],
@@ -746,11 +743,9 @@ pub fn rows_with_blobs(
 /// What QRESYNC needs to answer `VANISHED (EARLIER)`.
 #[derive(Debug)]
 pub struct Vanished {
-    /// UIDs expunged after the given modseq (exact when `exact`).
+    /// UIDs expunged after the given modseq; when tombstones older than it were compacted,
+    /// every UID below UIDNEXT that does not exist (RFC 7162 §3.2.5.2 allows reporting more).
     pub uids: Vec<u32>,
-    /// False when tombstones older than the modseq were compacted: `uids` is then every UID below
-    /// UIDNEXT that does not exist (RFC 7162 §3.2.5.2 allows reporting more).
-    pub exact: bool,
 }
 
 impl Store {
@@ -767,7 +762,7 @@ impl Store {
                     .map(|c| c.uid)
                     .collect();
                 uids.sort_unstable();
-                return Ok(Vanished { uids, exact: true });
+                return Ok(Vanished { uids });
             }
             let msgs = rtx.open_table(MESSAGES)?;
             let mut present = Vec::new();
@@ -780,7 +775,7 @@ impl Store {
                 uids.extend(next..p);
                 next = p + 1;
             }
-            Ok(Vanished { uids, exact: false })
+            Ok(Vanished { uids })
         })
         .await
     }

@@ -105,7 +105,6 @@ pub async fn select(
     let account = s.state.account()?.clone();
     let sel = Selected {
         id: snap.id,
-        owner: target.owner,
         seen_of,
         rights,
         read_only,

@@ -3,7 +3,7 @@
 
 use crate::error::{CmdError, CmdResult, Done};
 use crate::proto::command::Sequence;
-use crate::proto::response::{Code, Data, Status};
+use crate::proto::response::{Code, Status};
 use crate::proto::types::{MailboxName, SeqSet};
 use crate::store::StoreError;
 use crate::store::message::uid_ranges;
