@@ -14,6 +14,8 @@ const DEFLATE: u8 = 1;
 pub struct Prepared {
     pub size: u64,
     chunks: Vec<Vec<u8>>,
+    /// Content octets in each chunk.
+    lens: Vec<u32>,
     pub meta: Vec<u8>,
 }
 
@@ -49,26 +51,59 @@ pub fn prepare(raw: Vec<u8>) -> Prepared {
     let raw = normalize_crlf(raw);
     let mut meta = Vec::new();
     crate::mime::analyze(&raw).encode(&mut meta);
-    let chunks = raw
-        .chunks(CHUNK)
-        .map(|c| {
-            let z = miniz_oxide::deflate::compress_to_vec(c, 1);
-            let mut out = Vec::with_capacity(z.len().min(c.len()) + 1);
-            if z.len() < c.len() - c.len() / 10 {
-                out.push(DEFLATE);
-                out.extend_from_slice(&z);
-            } else {
-                out.push(RAW);
-                out.extend_from_slice(c);
-            }
-            out
-        })
-        .collect();
+    let (chunks, lens) = split(&raw);
     Prepared {
         size: raw.len() as u64,
         chunks,
+        lens,
         meta,
     }
+}
+
+/// Cuts content into stored chunks of at most [`CHUNK`] octets. Compressible content is deflated
+/// in pieces sized so each compressed piece nearly fills a chunk (redb rounds a large value up to
+/// a power-of-two page, so a half-empty chunk would waste the difference); content that does not
+/// shrink by a tenth is stored raw in full chunks.
+fn split(raw: &[u8]) -> (Vec<Vec<u8>>, Vec<u32>) {
+    const MAX_PIECE: usize = 1 << 20;
+    let (mut chunks, mut lens) = (Vec::new(), Vec::new());
+    let mut pos = 0;
+    // Compressed size per raw octet seen so far (starts optimistic for text).
+    let mut ratio = 0.5f64;
+    while pos < raw.len() {
+        let rest = raw.len() - pos;
+        let mut take = ((CHUNK - 1) as f64 / ratio * 0.97) as usize;
+        take = take.clamp(1, MAX_PIECE).min(rest);
+        loop {
+            let piece = &raw[pos..pos + take];
+            let z = miniz_oxide::deflate::compress_to_vec(piece, 1);
+            if z.len() >= piece.len() - piece.len() / 10 {
+                // Incompressible: raw, as much as fits.
+                let n = rest.min(CHUNK - 1);
+                let mut c = Vec::with_capacity(n + 1);
+                c.push(RAW);
+                c.extend_from_slice(&raw[pos..pos + n]);
+                chunks.push(c);
+                lens.push(n as u32);
+                pos += n;
+                ratio = 1.0;
+                break;
+            }
+            if z.len() < CHUNK {
+                let mut c = Vec::with_capacity(z.len() + 1);
+                c.push(DEFLATE);
+                c.extend_from_slice(&z);
+                chunks.push(c);
+                lens.push(take as u32);
+                pos += take;
+                ratio = (z.len() as f64 / take as f64).max(0.01);
+                break;
+            }
+            // Too big for one chunk: shrink the piece in proportion and try again.
+            take = (take as f64 * (CHUNK - 1) as f64 / z.len() as f64 * 0.95) as usize;
+        }
+    }
+    (chunks, lens)
 }
 
 /// Stores prepared content with refcount 1; returns the blob id.
@@ -82,6 +117,7 @@ pub fn insert(txn: &WriteTransaction, p: &Prepared) -> Result<u64> {
         refcount: 1,
         size: p.size,
         meta: p.meta.clone(),
+        chunks: p.lens.clone(),
     };
     txn.open_table(BLOBS)?.insert(id, rec.encode().as_slice())?;
     Ok(id)
@@ -133,7 +169,7 @@ pub fn chunk(rtx: &ReadTransaction, id: u64, idx: u32) -> Result<Vec<u8>> {
     let v = v.value();
     match v.split_first() {
         Some((&RAW, rest)) => Ok(rest.to_vec()),
-        Some((&DEFLATE, rest)) => miniz_oxide::inflate::decompress_to_vec_with_limit(rest, CHUNK)
+        Some((&DEFLATE, rest)) => miniz_oxide::inflate::decompress_to_vec_with_limit(rest, 1 << 21)
             .map_err(|_| StoreError::Internal(format!("corrupt chunk {id}/{idx}"))),
         _ => Err(StoreError::Internal(format!("bad chunk {id}/{idx}"))),
     }
@@ -141,19 +177,24 @@ pub fn chunk(rtx: &ReadTransaction, id: u64, idx: u32) -> Result<Vec<u8>> {
 
 /// Bytes `[start, start + len)` of a blob, clipped to its size.
 pub fn read_range(rtx: &ReadTransaction, id: u64, start: u64, len: u64) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(len.min(1 << 20) as usize);
-    let end = start.saturating_add(len);
-    let mut pos = start;
-    while pos < end {
-        let idx = (pos / CHUNK as u64) as u32;
+    let Some(rec) = rtx
+        .open_table(BLOBS)?
+        .get(id)?
+        .map(|v| BlobRecord::decode(v.value()))
+        .transpose()?
+    else {
+        return Ok(Vec::new());
+    };
+    let end = start.saturating_add(len).min(rec.size);
+    let mut out = Vec::with_capacity(end.saturating_sub(start).min(1 << 20) as usize);
+    for (idx, at) in rec.chunks_for(start, len) {
         let c = chunk(rtx, id, idx)?;
-        let off = (pos % CHUNK as u64) as usize;
-        if off >= c.len() {
+        let from = start.saturating_sub(at) as usize;
+        let to = ((end - at) as usize).min(c.len());
+        if from >= to {
             break;
         }
-        let take = ((end - pos) as usize).min(c.len() - off);
-        out.extend_from_slice(&c[off..off + take]);
-        pos += take as u64;
+        out.extend_from_slice(&c[from..to]);
     }
     Ok(out)
 }
@@ -181,7 +222,11 @@ mod tests {
             .collect::<Vec<u8>>();
         let p = prepare(text.clone());
         assert_eq!(p.size, text.len() as u64);
-        assert_eq!(p.chunks.len(), text.len().div_ceil(CHUNK));
+        assert_eq!(
+            p.lens.iter().map(|&n| n as usize).sum::<usize>(),
+            text.len()
+        );
+        assert!(p.chunks.iter().all(|c| c.len() <= CHUNK));
         assert!(p.chunks.iter().all(|c| c[0] == DEFLATE));
         let mut x: u32 = 1;
         let random: Vec<u8> = (0..1000)
@@ -194,5 +239,45 @@ mod tests {
             .filter(|&b| b != b'\r' && b != b'\n')
             .collect();
         assert_eq!(prepare(random).chunks[0][0], RAW);
+    }
+
+    #[test]
+    fn ranges_across_variable_chunks() {
+        use redb::ReadableDatabase;
+        // Text, then incompressible bytes, then text: chunks of several sizes and both kinds.
+        let mut x: u32 = 7;
+        let mut raw = b"Subject: t\r\n\r\n".to_vec();
+        raw.extend(b"lorem ipsum dolor sit amet ".repeat(9000));
+        raw.extend((0..150_000).map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x % 200) as u8 + 40
+        }));
+        raw.extend(b"the end of it all ".repeat(5000));
+        let p = prepare(raw.clone());
+        assert!(p.chunks.len() > 3);
+        assert!(p.chunks.iter().any(|c| c[0] == RAW) && p.chunks.iter().any(|c| c[0] == DEFLATE));
+        let db = redb::Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap();
+        let txn = db.begin_write().unwrap();
+        let id = insert(&txn, &p).unwrap();
+        txn.commit().unwrap();
+        let rtx = db.begin_read().unwrap();
+        let n = raw.len() as u64;
+        for (start, len) in [
+            (0, n),
+            (0, 10),
+            (65_000, 140_000),
+            (n - 5, 100),
+            (n + 3, 5),
+            (123_456, 1),
+        ] {
+            let got = read_range(&rtx, id, start, len).unwrap();
+            let s = (start as usize).min(raw.len());
+            let e = (start.saturating_add(len) as usize).min(raw.len());
+            assert_eq!(got, &raw[s..e], "range {start}+{len}");
+        }
     }
 }

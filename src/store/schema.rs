@@ -33,8 +33,9 @@ pub const CHUNKS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("chu
 /// (RFC 5228). Only scripts that compile are stored; the row goes with the account.
 pub const SIEVE: TableDefinition<&str, &str> = TableDefinition::new("sieve");
 
-/// Raw bytes per chunk; chunk `i` holds content bytes `[i * CHUNK, (i + 1) * CHUNK)`.
-pub const CHUNK: usize = 64 * 1024;
+/// Largest stored chunk: redb gives each large value a page of a power-of-two size, so chunks
+/// are cut to fit one 64 KiB page with its leaf header (see `blob::prepare`).
+pub const CHUNK: usize = 64 * 1024 - 512;
 
 /// An account.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -257,24 +258,55 @@ pub struct BlobRecord {
     pub size: u64,
     /// Encoded `mime::MessageMeta` computed once at append.
     pub meta: Vec<u8>,
+    /// Content octets held by each chunk, in order (they sum to `size`).
+    pub chunks: Vec<u32>,
 }
 
 impl BlobRecord {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new(1);
         w.u64(self.refcount.into()).u64(self.size).bytes(&self.meta);
+        w.u64(self.chunks.len() as u64);
+        for &c in &self.chunks {
+            w.u64(c.into());
+        }
         w.finish()
     }
     pub fn decode(b: &[u8]) -> Result<Self, Corrupt> {
         let mut r = Reader::new(b, 1)?;
+        let (refcount, size, meta) = (r.u32()?, r.u64()?, r.bytes()?.to_vec());
+        let n = r.u64()?;
+        if n > size + 1 {
+            return Err(Corrupt);
+        }
+        let chunks = (0..n).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
         Ok(BlobRecord {
-            refcount: r.u32()?,
-            size: r.u64()?,
-            meta: r.bytes()?.to_vec(),
+            refcount,
+            size,
+            meta,
+            chunks,
         })
     }
     pub fn chunk_count(&self) -> u32 {
-        self.size.div_ceil(CHUNK as u64) as u32
+        self.chunks.len() as u32
+    }
+
+    /// The chunks covering `[start, start + len)`: `(index, offset of the chunk's first octet)`.
+    pub fn chunks_for(&self, start: u64, len: u64) -> Vec<(u32, u64)> {
+        let end = start.saturating_add(len);
+        let mut out = Vec::new();
+        let mut at = 0u64;
+        for (i, &n) in self.chunks.iter().enumerate() {
+            let next = at + u64::from(n);
+            if next > start && at < end {
+                out.push((i as u32, at));
+            }
+            if next >= end {
+                break;
+            }
+            at = next;
+        }
+        out
     }
 }
 
