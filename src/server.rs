@@ -22,6 +22,7 @@ use smol::io::AsyncWriteExt;
 use smol::stream::StreamExt;
 
 use crate::admin;
+use crate::auth;
 use crate::cli::Serve;
 use crate::config::{self, CertSource, Config, PlaintextPolicy};
 use crate::imap;
@@ -38,8 +39,8 @@ pub struct Ctx {
     pub config: Config,
     pub tls: Tls,
     pub shutdown: Shutdown,
-    /// Bounds concurrent argon2 verifications (each uses ~19 MiB and a core for ~50 ms).
-    pub auth_slots: smol::lock::Semaphore,
+    /// Password checks: two at once (each uses ~19 MiB, reused, and a core for ~50 ms).
+    pub verifier: auth::Verifier,
     /// Failed logins per source address.
     pub auth_failures: AuthFailures,
     /// Logged-in sessions per user.
@@ -57,7 +58,7 @@ impl Ctx {
             store,
             tls,
             shutdown: Shutdown::new(),
-            auth_slots: smol::lock::Semaphore::new(2),
+            verifier: auth::Verifier::new(2),
             auth_failures: AuthFailures::new(
                 config.auth_fail_delay,
                 config.auth_lockout_after,
