@@ -156,6 +156,7 @@ pub fn run(s: Serve) -> Result<(), String> {
     // Before anything else: SIGHUP's default action would kill the process.
     let signals = Signals::new([Signal::Term, Signal::Int, Signal::Hup])
         .map_err(|e| format!("cannot handle signals: {e}"))?;
+    raise_open_files(config.max_connections);
     let tls = Tls::load(config.cert.clone())?;
     let cert = tls.current();
     if cert.generated {
@@ -232,6 +233,35 @@ pub fn run(s: Serve) -> Result<(), String> {
     close_database(db);
     info!("shut down");
     Ok(())
+}
+
+/// Raises the soft open-files limit (often 1024) towards the hard one, so that
+/// `--max-connections` sockets plus the database and listeners fit; warns when they cannot.
+fn raise_open_files(max_connections: usize) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let want = max_connections as u64 + 64;
+    let lim = getrlimit(Resource::Nofile);
+    let soft = lim.current.unwrap_or(u64::MAX);
+    if soft >= want {
+        return;
+    }
+    let new = lim.maximum.map_or(want, |hard| hard.min(want));
+    if new > soft {
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(new),
+                maximum: lim.maximum,
+            },
+        );
+    }
+    let now = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    if now < want {
+        warn!(
+            "open files limited to {now}: fewer than --max-connections {max_connections} \
+             connections fit; raise the hard limit (LimitNOFILE= in systemd)"
+        );
+    }
 }
 
 /// SIGHUP: reload the certificate. SIGTERM/SIGINT: shut down; a second one: hurry.
