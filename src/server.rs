@@ -50,6 +50,41 @@ pub struct Ctx {
     connections: AtomicUsize,
     /// A second SIGTERM/SIGINT: stop waiting for sessions.
     hurry: AtomicBool,
+    /// Refused connections are logged at most once a second, so a flood cannot fill the log.
+    refusal_log: RateLimit,
+}
+
+/// Lets one event through per second and counts the others.
+struct RateLimit {
+    /// (second of the last event let through, events held back since).
+    state: std::sync::Mutex<(Option<Instant>, u64)>,
+}
+
+impl RateLimit {
+    fn new() -> Self {
+        RateLimit {
+            state: std::sync::Mutex::new((None, 0)),
+        }
+    }
+
+    /// `Some(held back since the last one)` when this event may be logged.
+    fn allow(&self) -> Option<u64> {
+        let mut st = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        if st
+            .0
+            .is_some_and(|last| now.duration_since(last) < Duration::from_secs(1))
+        {
+            st.1 += 1;
+            return None;
+        }
+        let held = st.1;
+        *st = (Some(now), 0);
+        Some(held)
+    }
 }
 
 impl Ctx {
@@ -68,6 +103,7 @@ impl Ctx {
             ip_connections: Slots::new(config.max_connections_per_ip),
             connections: AtomicUsize::new(0),
             hurry: AtomicBool::new(false),
+            refusal_log: RateLimit::new(),
             config,
         })
     }
@@ -371,7 +407,9 @@ async fn connection(mut stream: Async<TcpStream>, peer: SocketAddr, kind: Kind, 
         .is_none()
         .then_some("Too many connections from your address"));
     if let Some(text) = refusal {
-        warn!("connection from {peer} refused: {text}");
+        if let Some(suppressed) = ctx.refusal_log.allow() {
+            warn!("connection from {peer} refused: {text} ({suppressed} more refusals not logged)");
+        }
         if kind == Kind::Imap {
             let _ = stream
                 .write_all(format!("* BYE {text}\r\n").as_bytes())
