@@ -22,6 +22,7 @@ use smol::io::AsyncWriteExt;
 use smol::stream::StreamExt;
 
 use crate::admin;
+use crate::auth;
 use crate::cli::Serve;
 use crate::config::{self, CertSource, Config, PlaintextPolicy};
 use crate::imap;
@@ -38,8 +39,8 @@ pub struct Ctx {
     pub config: Config,
     pub tls: Tls,
     pub shutdown: Shutdown,
-    /// Bounds concurrent argon2 verifications (each uses ~19 MiB and a core for ~50 ms).
-    pub auth_slots: smol::lock::Semaphore,
+    /// Password checks: two at once (each uses ~19 MiB, reused, and a core for ~50 ms).
+    pub verifier: auth::Verifier,
     /// Failed logins per source address.
     pub auth_failures: AuthFailures,
     /// Logged-in sessions per user.
@@ -49,6 +50,41 @@ pub struct Ctx {
     connections: AtomicUsize,
     /// A second SIGTERM/SIGINT: stop waiting for sessions.
     hurry: AtomicBool,
+    /// Refused connections are logged at most once a second, so a flood cannot fill the log.
+    refusal_log: RateLimit,
+}
+
+/// Lets one event through per second and counts the others.
+struct RateLimit {
+    /// (second of the last event let through, events held back since).
+    state: std::sync::Mutex<(Option<Instant>, u64)>,
+}
+
+impl RateLimit {
+    fn new() -> Self {
+        RateLimit {
+            state: std::sync::Mutex::new((None, 0)),
+        }
+    }
+
+    /// `Some(held back since the last one)` when this event may be logged.
+    fn allow(&self) -> Option<u64> {
+        let mut st = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        if st
+            .0
+            .is_some_and(|last| now.duration_since(last) < Duration::from_secs(1))
+        {
+            st.1 += 1;
+            return None;
+        }
+        let held = st.1;
+        *st = (Some(now), 0);
+        Some(held)
+    }
 }
 
 impl Ctx {
@@ -57,7 +93,7 @@ impl Ctx {
             store,
             tls,
             shutdown: Shutdown::new(),
-            auth_slots: smol::lock::Semaphore::new(2),
+            verifier: auth::Verifier::new(2),
             auth_failures: AuthFailures::new(
                 config.auth_fail_delay,
                 config.auth_lockout_after,
@@ -67,6 +103,7 @@ impl Ctx {
             ip_connections: Slots::new(config.max_connections_per_ip),
             connections: AtomicUsize::new(0),
             hurry: AtomicBool::new(false),
+            refusal_log: RateLimit::new(),
             config,
         })
     }
@@ -165,6 +202,7 @@ pub fn run(s: Serve) -> Result<(), String> {
     // Before anything else: SIGHUP's default action would kill the process.
     let signals = Signals::new([Signal::Term, Signal::Int, Signal::Hup])
         .map_err(|e| format!("cannot handle signals: {e}"))?;
+    raise_open_files(config.max_connections);
     let tls = Tls::load(config.cert.clone())?;
     let cert = tls.current();
     if cert.generated {
@@ -244,6 +282,35 @@ pub fn run(s: Serve) -> Result<(), String> {
     close_database(db);
     info!("shut down");
     Ok(())
+}
+
+/// Raises the soft open-files limit (often 1024) towards the hard one, so that
+/// `--max-connections` sockets plus the database and listeners fit; warns when they cannot.
+fn raise_open_files(max_connections: usize) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let want = max_connections as u64 + 64;
+    let lim = getrlimit(Resource::Nofile);
+    let soft = lim.current.unwrap_or(u64::MAX);
+    if soft >= want {
+        return;
+    }
+    let new = lim.maximum.map_or(want, |hard| hard.min(want));
+    if new > soft {
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(new),
+                maximum: lim.maximum,
+            },
+        );
+    }
+    let now = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    if now < want {
+        warn!(
+            "open files limited to {now}: fewer than --max-connections {max_connections} \
+             connections fit; raise the hard limit (LimitNOFILE= in systemd)"
+        );
+    }
 }
 
 /// SIGHUP: reload the certificate. SIGTERM/SIGINT: shut down; a second one: hurry.
@@ -353,7 +420,9 @@ async fn connection(mut stream: Async<TcpStream>, peer: SocketAddr, kind: Kind, 
         .is_none()
         .then_some("Too many connections from your address"));
     if let Some(text) = refusal {
-        warn!("connection from {peer} refused: {text}");
+        if let Some(suppressed) = ctx.refusal_log.allow() {
+            warn!("connection from {peer} refused: {text} ({suppressed} more refusals not logged)");
+        }
         if kind == Kind::Imap {
             let _ = stream
                 .write_all(format!("* BYE {text}\r\n").as_bytes())

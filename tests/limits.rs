@@ -285,3 +285,26 @@ fn preauth_deadline_counts_from_connect() {
     assert!(bye.contains("Too long without logging in"), "{bye}");
     assert!(start.elapsed() >= Duration::from_secs(1));
 }
+
+#[test]
+fn idle_outlives_keepalives_and_the_command_deadline() {
+    // Keep-alive ticks cancel pending reads; that must not look like a started command.
+    let s = Server::start_with(&["--idle-keepalive", "1", "--command-timeout", "1"]);
+    let mut c = s.login("alice");
+    c.ok("SELECT INBOX");
+    c.send_raw(b"i IDLE\r\n");
+    assert!(c.read_line().starts_with('+'));
+    let start = Instant::now();
+    let mut ticks = 0;
+    while start.elapsed() < Duration::from_millis(3500) {
+        if let Some(l) = c.try_read_line(Duration::from_millis(500)) {
+            assert!(l.starts_with("* OK"), "{l}");
+            ticks += 1;
+        }
+    }
+    assert!(ticks >= 2, "{ticks} keep-alives");
+    c.send_raw(b"DONE\r\n");
+    let lines = c.read_until_tag("i");
+    assert!(lines.last().unwrap().starts_with("i OK"), "{lines:?}");
+    c.ok("NOOP");
+}

@@ -28,6 +28,37 @@ use crate::shutdown::Shutdown;
 use crate::store::blob;
 use crate::store::schema::CHUNK;
 
+/// Room for one read at the end of the read buffer. Dropping it (the read lost a race, here or
+/// in a caller such as IDLE) cuts the buffer back to what was really read, so no placeholder
+/// bytes are taken for input: this is what makes [`Connection::read_command`] cancel-safe.
+struct Reserved<'a> {
+    buf: &'a mut Vec<u8>,
+    keep: usize,
+}
+
+impl<'a> Reserved<'a> {
+    fn new(buf: &'a mut Vec<u8>, extra: usize) -> Self {
+        let keep = buf.len();
+        buf.resize(keep + extra, 0);
+        Reserved { buf, keep }
+    }
+
+    fn spare(&mut self) -> &mut [u8] {
+        &mut self.buf[self.keep..]
+    }
+
+    /// `n` bytes were read into the spare room.
+    fn commit(&mut self, n: usize) {
+        self.keep += n;
+    }
+}
+
+impl Drop for Reserved<'_> {
+    fn drop(&mut self) {
+        self.buf.truncate(self.keep);
+    }
+}
+
 /// Anything a session can run over.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -79,10 +110,7 @@ pub struct Deadlines {
 
 pub struct Connection {
     stream: Box<dyn Io>,
-    /// Received bytes; only `rbuf[..valid]` is data (a read cancelled mid-way leaves zeroed
-    /// space behind `valid`, cut off on the next call).
     rbuf: Vec<u8>,
-    valid: usize,
     framer: Framer,
     out: Output,
     deadlines: Deadlines,
@@ -103,7 +131,6 @@ impl Connection {
         Connection {
             stream,
             rbuf: Vec::new(),
-            valid: 0,
             framer: Framer::new(limits),
             out: Output::default(),
             deadlines,
@@ -168,7 +195,6 @@ impl Connection {
     /// Reads until one command is complete. Cancel-safe.
     pub async fn read_command(&mut self) -> io::Result<Input> {
         loop {
-            self.rbuf.truncate(self.valid);
             match self.framer.poll(&self.rbuf) {
                 Frame::Incomplete => {}
                 Frame::Continue { .. } => {
@@ -181,7 +207,6 @@ impl Connection {
                 Frame::Command { len } => {
                     let rest = self.rbuf.split_off(len);
                     let line = std::mem::replace(&mut self.rbuf, rest);
-                    self.valid = self.rbuf.len();
                     self.framer.reset();
                     self.shrink();
                     self.waiting_since = None;
@@ -190,7 +215,6 @@ impl Connection {
                 }
                 Frame::LiteralTooBig { tag, consumed } => {
                     self.rbuf.drain(..consumed);
-                    self.valid = self.rbuf.len();
                     self.framer.reset();
                     self.waiting_since = None;
                     self.command_since = None;
@@ -198,7 +222,6 @@ impl Connection {
                 }
                 Frame::Fatal { tag, reason } => {
                     self.rbuf.clear();
-                    self.valid = 0;
                     self.framer.reset();
                     return Ok(Input::Fatal { tag, reason });
                 }
@@ -216,16 +239,15 @@ impl Connection {
                 .framer
                 .literal_missing(self.rbuf.len())
                 .clamp(READ_CHUNK, 256 * 1024);
-            let start = self.rbuf.len();
-            self.rbuf.resize(start + want, 0);
             let Connection {
                 stream,
                 rbuf,
                 shutdown,
                 ..
             } = self;
-            // Dropping the read when another branch wins is fine: nothing was read then.
-            let read = async { Some(stream.read(&mut rbuf[start..]).await) };
+            let mut reserved = Reserved::new(rbuf, want);
+            let spare = reserved.spare();
+            let read = async { Some(stream.read(spare).await) };
             let timer = async {
                 smol::Timer::at(deadline).await;
                 None
@@ -240,21 +262,14 @@ impl Connection {
                 }
                 None
             };
-            let result = read.or(timer).or(stop).await;
-            let n = match result {
+            let n = match read.or(timer).or(stop).await {
                 Some(Ok(n)) => n,
-                Some(Err(e)) => {
-                    self.rbuf.truncate(start);
-                    return Err(e);
-                }
-                None => {
-                    // Deadline or shutdown: the checks at the top of the loop answer.
-                    self.rbuf.truncate(start);
-                    continue;
-                }
+                Some(Err(e)) => return Err(e),
+                // Deadline or shutdown: the checks at the top of the loop answer.
+                None => continue,
             };
-            self.rbuf.truncate(start + n);
-            self.valid = self.rbuf.len();
+            reserved.commit(n);
+            drop(reserved);
             if n == 0 {
                 return Ok(Input::Eof);
             }
@@ -328,5 +343,70 @@ impl Connection {
     /// Flush for output that has no message bytes.
     pub async fn flush_plain(&mut self) -> io::Result<()> {
         self.flush(None).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            max_line: 1024,
+            max_literal: 1024,
+            max_command: 4096,
+        }
+    }
+
+    #[test]
+    fn read_dropped_by_a_race_leaves_nothing_behind() {
+        smol::block_on(async {
+            let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+            let deadlines = Deadlines {
+                idle: Duration::from_secs(60),
+                command: Duration::from_secs(60),
+                until: None,
+            };
+            let stream = smol::Async::new(ours).unwrap();
+            let mut conn = Connection::new(Box::new(stream), limits(), deadlines, Shutdown::new());
+            // Like IDLE's keep-alive tick: the read loses the race and is dropped.
+            let raced = async { Some(conn.read_command().await) }
+                .or(async {
+                    smol::Timer::after(Duration::from_millis(20)).await;
+                    None
+                })
+                .await;
+            assert!(raced.is_none());
+            assert!(!conn.has_buffered_input());
+            std::io::Write::write_all(&mut theirs, b"DONE\r\n").unwrap();
+            match conn.read_command().await.unwrap() {
+                Input::Line(l) => assert_eq!(l, b"DONE\r\n"),
+                other => panic!("{other:?}"),
+            }
+        });
+    }
+
+    #[test]
+    fn shutdown_ends_an_idle_wait() {
+        smol::block_on(async {
+            let (ours, _theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+            let deadlines = Deadlines {
+                idle: Duration::from_secs(60),
+                command: Duration::from_secs(60),
+                until: None,
+            };
+            let shutdown = Shutdown::new();
+            let stream = smol::Async::new(ours).unwrap();
+            let mut conn = Connection::new(Box::new(stream), limits(), deadlines, shutdown.clone());
+            let trigger = async {
+                smol::Timer::after(Duration::from_millis(20)).await;
+                shutdown.trigger(Duration::from_secs(5));
+                std::future::pending::<io::Result<Input>>().await
+            };
+            match conn.read_command().or(trigger).await.unwrap() {
+                Input::Bye(text) => assert_eq!(text, SHUTTING_DOWN),
+                other => panic!("{other:?}"),
+            }
+        });
     }
 }

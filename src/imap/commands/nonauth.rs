@@ -130,10 +130,8 @@ async fn authenticate_as(s: &mut Session, user: &str, password: Vec<u8>, mech: &
         s.ctx.store.user_get(name.clone()).await?
     };
     let hash = record.map_or_else(|| auth::dummy_hash().to_string(), |r| r.password_hash);
-    let ok = {
-        let _slot = s.ctx.auth_slots.acquire().await;
-        smol::unblock(move || auth::verify_password(&password, &hash)).await
-    } && !name.is_empty()
+    let ok = s.ctx.verifier.verify(password, hash).await
+        && !name.is_empty()
         && s.ctx.store.user_get(name.clone()).await?.is_some();
     if !ok {
         // One line per failure, stable format for fail2ban: see the module docs.
