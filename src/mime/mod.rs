@@ -26,7 +26,9 @@
 //!   kept; Dovecot also collapses blank runs) and trimmed. Duplicate
 //!   fields: the first occurrence wins (Dovecot takes the last). Empty
 //!   Sender/Reply-To default to From. Missing address pieces are
-//!   `MISSING_MAILBOX` / `MISSING_DOMAIN`; a lone comment names an address.
+//!   `MISSING_MAILBOX` / `MISSING_DOMAIN`; a quoted local-part is unquoted
+//!   (RFC 3501 `addr-mailbox`); in the bare `user@host (Name)` form the
+//!   comment after the address names it, other comments are dropped.
 //! - RFC 2231 continuations are merged; an extended value stays encoded
 //!   as `name*` = `charset'lang'%XX` so strings stay 7-bit (as Dovecot).
 //! - Boundaries: a delimiter line is `--boundary` plus optional blanks
