@@ -412,6 +412,25 @@ fn searchres_saves_and_uses_the_result() {
     assert_eq!(search(&mut c, "UID SEARCH $"), vec![2, 7]);
 }
 
+#[test]
+fn searchres_is_reset_by_select_and_examine() {
+    // RFC 5182 §2.1: the saved UIDs belong to the mailbox they were found in.
+    let (_s, mut c) = fresh();
+    keys_mailbox(&mut c);
+    c.ok("CREATE other");
+    for i in 0..7 {
+        c.append("other", "", &message(&format!("o{i}"), "other"));
+    }
+    c.check("SEARCH RETURN (SAVE) FROM bob", &["OK …"]);
+    c.select("other");
+    c.check("FETCH $ (UID)", &["OK …"]);
+    assert_eq!(search(&mut c, "SEARCH $"), Vec::<u32>::new());
+    c.check("SEARCH RETURN (SAVE) ALL", &["OK …"]);
+    c.ok("EXAMINE keys");
+    c.check("FETCH $ (UID)", &["OK …"]);
+    c.check("UID FETCH $ (FLAGS)", &["OK …"]);
+}
+
 // ------------------------------------------------------------------------- corpus text keys
 
 /// The corpus messages in name order: message N of the `corpus` mailbox is `names[N - 1]`.
