@@ -431,6 +431,30 @@ fn searchres_is_reset_by_select_and_examine() {
     c.check("UID FETCH $ (FLAGS)", &["OK …"]);
 }
 
+#[test]
+fn searchres_is_emptied_by_a_failed_save() {
+    // RFC 5182 §2.1: a SEARCH with SAVE answered NO empties `$`; one without SAVE, or a BAD
+    // one, leaves it alone.
+    let (_s, mut c) = fresh();
+    keys_mailbox(&mut c);
+    c.check("SEARCH RETURN (SAVE) FROM bob", &["OK …"]);
+    c.check(
+        "SEARCH CHARSET KOI8-R FROM bob",
+        &["NO [BADCHARSET (UTF-8 US-ASCII)] …"],
+    );
+    c.check("SEARCH RETURN (SAVE) BOGUS", &["BAD …"]);
+    check(&mut c, "$", &[2, 5]);
+    c.check(
+        "SEARCH RETURN (SAVE) CHARSET KOI8-R OR $ 1",
+        &["NO [BADCHARSET (UTF-8 US-ASCII)] …"],
+    );
+    check(&mut c, "$", &[]);
+    // A successful SAVE may use the previous value.
+    c.check("SEARCH RETURN (SAVE) FROM bob", &["OK …"]);
+    c.check("SEARCH RETURN (SAVE) OR $ 1", &["OK …"]);
+    check(&mut c, "$", &[1, 2, 5]);
+}
+
 // ------------------------------------------------------------------------- corpus text keys
 
 /// The corpus messages in name order: message N of the `corpus` mailbox is `names[N - 1]`.

@@ -21,6 +21,17 @@ use super::super::session::Session;
 const CHARSETS: [&str; 2] = ["UTF-8", "US-ASCII"];
 
 pub async fn search(s: &mut Session, tag: &str, program: SearchProgram, uid: bool) -> CmdResult {
+    // RFC 5182 §2.1: a SEARCH with SAVE that fails with NO leaves `$` empty; success replaces
+    // it. The search itself may use the old value.
+    let saving = program
+        .ret
+        .as_ref()
+        .is_some_and(|o| o.contains(&ReturnOpt::Save));
+    let saved = if saving {
+        std::mem::take(&mut s.saved)
+    } else {
+        s.saved.clone()
+    };
     if let Some(cs) = &program.charset {
         if !CHARSETS.contains(&cs.as_str()) {
             return Err(CmdError::no_code(
@@ -29,7 +40,6 @@ pub async fn search(s: &mut Session, tag: &str, program: SearchProgram, uid: boo
             ));
         }
     }
-    let saved = s.saved.clone();
     let (_, sel) = s.state.selected()?;
     let uids: Vec<u32> = (1..=sel.view.exists())
         .filter_map(|q| sel.view.uid_of(q))
