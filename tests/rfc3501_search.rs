@@ -455,6 +455,41 @@ fn searchres_is_emptied_by_a_failed_save() {
     check(&mut c, "$", &[1, 2, 5]);
 }
 
+#[test]
+fn searchres_with_min_max_saves_only_those() {
+    // RFC 5182 §2.4: SAVE with MIN and/or MAX (and neither ALL nor COUNT) saves just those.
+    let (_s, mut c) = fresh();
+    keys_mailbox(&mut c);
+    let next = |c: &mut Client| format!("t{}", c.tag()[1..].parse::<u32>().unwrap() + 1);
+    for (opts, answer, saved) in [
+        ("SAVE MIN", "MIN 2", &[2][..]),
+        ("SAVE MAX", "MAX 5", &[5]),
+        ("MAX SAVE MIN", "MIN 2 MAX 5", &[2, 5]),
+        ("MAX SAVE MIN COUNT", "MIN 2 MAX 5 COUNT 4", &[2, 3, 4, 5]),
+        ("ALL SAVE MIN", "MIN 2 ALL 2:5", &[2, 3, 4, 5]),
+    ] {
+        let tag = next(&mut c);
+        c.check(
+            &format!("SEARCH RETURN ({opts}) UNSEEN"),
+            &[&format!("* ESEARCH (TAG \"{tag}\") {answer}"), "OK …"],
+        );
+        check(&mut c, "$", saved);
+    }
+    // One match is both MIN and MAX; no match saves nothing.
+    let tag = next(&mut c);
+    c.check(
+        "SEARCH RETURN (SAVE MIN MAX) FLAGGED",
+        &[&format!("* ESEARCH (TAG \"{tag}\") MIN 2 MAX 2"), "OK …"],
+    );
+    check(&mut c, "$", &[2]);
+    let tag = next(&mut c);
+    c.check(
+        "SEARCH RETURN (SAVE MIN) KEYWORD nothing",
+        &[&format!("* ESEARCH (TAG \"{tag}\")"), "OK …"],
+    );
+    check(&mut c, "$", &[]);
+}
+
 // ------------------------------------------------------------------------- corpus text keys
 
 /// The corpus messages in name order: message N of the `corpus` mailbox is `names[N - 1]`.
