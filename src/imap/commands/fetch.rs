@@ -351,7 +351,7 @@ fn to_mime(sec: &Section) -> mime::Section {
 }
 
 /// `BODY[section]<partial>`: a slice of the stored bytes, or filtered header lines.
-/// A part that does not exist is NIL (as Dovecot answers).
+/// A part that does not exist is NIL (Dovecot sends an empty string; both fit `nstring`).
 fn body_section(m: &mut Msg<'_>, sec: &Section, partial: Partial) -> Result<BodyData, BuildError> {
     let size = m.row.size;
     let Some(data) = mime::resolve_section(m.meta(), &to_mime(sec)) else {
