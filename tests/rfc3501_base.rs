@@ -1208,6 +1208,22 @@ fn literals_in_arguments() {
 }
 
 #[test]
+fn literal_data_sent_before_the_continuation() {
+    // A client that does not wait for "+" (RFC 3501 §7.5 says it should): the literal is
+    // already buffered when the continuation goes out; the command must still run at once.
+    let (_s, mut c) = fresh();
+    c.send_raw(b"E1 CREATE {5}\r\nearly\r\nE2 SELECT {5}\r\nearly\r\n");
+    assert_eq!(c.read_line(), "+ Ready for literal data");
+    assert!(matches("E1 OK …", &c.read_line()));
+    assert_eq!(c.read_line(), "+ Ready for literal data");
+    let lines = c.read_until_tag("E2");
+    assert!(
+        matches("E2 OK [READ-WRITE] …", lines.last().unwrap()),
+        "{lines:#?}"
+    );
+}
+
+#[test]
 fn partial_fetch_of_header_and_empty_range() {
     let (_s, mut c) = fresh();
     let m = message("p", "body");

@@ -203,6 +203,9 @@ impl Connection {
                         .bytes
                         .extend_from_slice(b"+ Ready for literal data\r\n");
                     self.flush_plain().await?;
+                    // The literal may already be buffered (a client that did not wait): frame
+                    // again before waiting for more input.
+                    continue;
                 }
                 Frame::Command { len } => {
                     let rest = self.rbuf.split_off(len);

@@ -1,7 +1,9 @@
 //! A lenient RFC 5322 address-list parser producing IMAP ENVELOPE address
 //! structures. Display names stay raw (RFC 2047 words are not decoded,
-//! quoted strings are unquoted); comments are dropped, except that the
-//! last comment names an address that has no display name.
+//! quoted strings are unquoted); a quoted local-part is unquoted too
+//! (RFC 3501 `addr-mailbox`: "local-part after removing quoting").
+//! Comments are dropped, except that in the bare `user@host (Name)` form
+//! the last comment after the address names it (as Dovecot).
 
 use super::meta::Address;
 
@@ -140,27 +142,35 @@ fn phrase(toks: &[Tok]) -> Option<Vec<u8>> {
     any.then_some(out)
 }
 
-fn last_comment(toks: &[Tok]) -> Option<Vec<u8>> {
-    toks.iter().rev().find_map(|t| match t {
-        Tok::Comment(c) if !c.is_empty() => Some(c.clone()),
-        _ => None,
-    })
+/// The last non-empty comment after the last other token (`user@host (Name)`).
+fn trailing_comment(toks: &[Tok]) -> Option<Vec<u8>> {
+    toks.iter()
+        .rev()
+        .take_while(|t| matches!(t, Tok::Comment(_)))
+        .find_map(|t| match t {
+            Tok::Comment(c) if !c.is_empty() => Some(c.clone()),
+            _ => None,
+        })
 }
 
-/// `local@domain` tokens (no angle brackets) into (mailbox, host).
+/// `local@domain` tokens (no angle brackets) into (mailbox, host), quoted
+/// strings unquoted.
 fn addr_spec(toks: &[Tok]) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
     let at = toks.iter().position(|t| *t == Tok::Sym(b'@'));
     let join = |ts: &[Tok]| {
         let mut v = Vec::new();
+        let mut any = false;
         for t in ts {
+            any |= !matches!(t, Tok::Comment(_));
             match t {
                 Tok::Atom(a) => v.extend_from_slice(a),
-                Tok::Quoted(_, raw) => v.extend_from_slice(raw),
+                Tok::Quoted(q, _) => v.extend_from_slice(q),
                 Tok::Sym(b) => v.push(*b),
                 Tok::Comment(_) => {}
             }
         }
-        (!v.is_empty()).then_some(v)
+        // `""@host` has an empty (but present) local-part.
+        any.then_some(v)
     };
     match at {
         Some(i) => (join(&toks[..i]), join(&toks[i + 1..])),
@@ -196,10 +206,9 @@ fn mailbox(toks: &[Tok]) -> Option<Address> {
                 }
                 _ => (None, inner),
             };
-            let name = phrase(&toks[..lt]).or_else(|| last_comment(toks));
-            (name, adl, spec)
+            (phrase(&toks[..lt]), adl, spec)
         }
-        None => (last_comment(toks), None, toks),
+        None => (trailing_comment(toks), None, toks),
     };
     let (mailbox, host) = addr_spec(spec);
     Some(Address {
@@ -347,10 +356,20 @@ mod tests {
             ]
         );
         assert_eq!(
-            parse_address_list(b"\"john doe\"@example.com, x@[1.2.3.4]"),
+            parse_address_list(b"\"john doe\"@example.com, x@[1.2.3.4], \"a\\\\b\".c@d"),
             vec![
-                a(None, None, Some("\"john doe\""), Some("example.com")),
+                a(None, None, Some("john doe"), Some("example.com")),
                 a(None, None, Some("x"), Some("[1.2.3.4]")),
+                a(None, None, Some("a\\b.c"), Some("d")),
+            ]
+        );
+        // Only a comment after a bare address names it (as Dovecot).
+        assert_eq!(
+            parse_address_list(b"(lead) a@b, <c@d> (after), (c1) e@f (c2)"),
+            vec![
+                a(None, None, Some("a"), Some("b")),
+                a(None, None, Some("c"), Some("d")),
+                a(Some("c2"), None, Some("e"), Some("f")),
             ]
         );
         assert_eq!(parse_address_list(b""), vec![]);

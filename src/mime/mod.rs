@@ -13,7 +13,9 @@
 //! decoders and HTML-to-text; the MIME tree walk and the address parser
 //! are local so that offsets and raw envelope strings are exact.
 //!
-//! Output conventions (compared with Dovecot 2.3 on the test messages):
+//! Output conventions (compared with Dovecot 2.3 by `tests/dovecot_oracle.rs`
+//! on the corpus `tests/fixtures/mime/`; docs/design.md lists every
+//! difference):
 //! - Media type, subtype, parameter names and values, disposition and
 //!   transfer encoding are sent as written in the message (no case
 //!   folding); defaults are lowercase: `"text" "plain" ("charset"
@@ -21,12 +23,17 @@
 //!   gets `"charset" "us-ascii"` appended. An invalid `Content-Type`
 //!   (e.g. no subtype) means the default (RFC 2045), where Dovecot keeps
 //!   `"text" ""`. In `multipart/digest` the default is `message/rfc822`.
+//!   Malformed parameters are skipped, an unterminated quoted value runs to
+//!   the end of the field, a `Content-Disposition` without a type is NIL and
+//!   an empty `Content-Transfer-Encoding` counts as absent (7bit).
 //! - Envelope strings are the raw header values (RFC 2047 words are not
 //!   decoded), unfolded per RFC 5322 (CRLFs removed, other whitespace
 //!   kept; Dovecot also collapses blank runs) and trimmed. Duplicate
 //!   fields: the first occurrence wins (Dovecot takes the last). Empty
 //!   Sender/Reply-To default to From. Missing address pieces are
-//!   `MISSING_MAILBOX` / `MISSING_DOMAIN`; a lone comment names an address.
+//!   `MISSING_MAILBOX` / `MISSING_DOMAIN`; a quoted local-part is unquoted
+//!   (RFC 3501 `addr-mailbox`); in the bare `user@host (Name)` form the
+//!   comment after the address names it, other comments are dropped.
 //! - RFC 2231 continuations are merged; an extended value stays encoded
 //!   as `name*` = `charset'lang'%XX` so strings stay 7-bit (as Dovecot).
 //! - Boundaries: a delimiter line is `--boundary` plus optional blanks

@@ -19,7 +19,8 @@ pub struct Section {
 }
 
 impl Section {
-    /// The section as echoed in the response: `1.HEADER.FIELDS (FROM TO)`.
+    /// The section as echoed in the response: `1.HEADER.FIELDS (FROM TO)`. Field names are
+    /// matched case-insensitively and echoed in upper case, as Dovecot does.
     pub fn spec(&self) -> String {
         let mut s: Vec<String> = self.part.iter().map(u32::to_string).collect();
         match &self.text {
@@ -31,7 +32,7 @@ impl Section {
                 let mut quoted = Vec::with_capacity(fields.len());
                 for f in fields {
                     let mut v = Vec::new();
-                    super::encode::astring(&mut v, f.as_bytes());
+                    super::encode::astring(&mut v, f.to_ascii_uppercase().as_bytes());
                     quoted.push(String::from_utf8_lossy(&v).into_owned());
                 }
                 let name = if *not {
@@ -251,7 +252,7 @@ mod tests {
         assert!(*peek);
         assert_eq!(section.part, vec![1, 2]);
         assert_eq!(*partial, Some((0, 100)));
-        assert_eq!(section.spec(), "1.2.HEADER.FIELDS (From To)");
+        assert_eq!(section.spec(), "1.2.HEADER.FIELDS (FROM TO)");
         assert_eq!(
             a[1],
             FetchAttr::BodySection {

@@ -142,7 +142,7 @@ pub enum FetchItem {
         wire: Vec<u8>,
     },
     /// `RFC822`, `BODY[...]<origin>`, `BINARY[...]<origin>`: `name` is the full item name without
-    /// the origin (e.g. `BODY[1.MIME]`).
+    /// the origin (e.g. `BODY[1.MIME]`); `binary` sends the data as an RFC 3516 literal8.
     Section {
         name: String,
         origin: Option<u32>,
@@ -405,7 +405,7 @@ impl FetchItem {
                 out.push(b' ');
                 match data {
                     BodyData::Nil => out.extend_from_slice(b"NIL"),
-                    BodyData::Bytes(b) if *binary && b.contains(&0) => {
+                    BodyData::Bytes(b) if *binary => {
                         // RFC 3516 literal8.
                         out.push(b'~');
                         literal_header(out, b.len() as u64);

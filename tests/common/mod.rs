@@ -247,6 +247,14 @@ impl Client {
 
     /// Like [`Client::read_line`], but close (`UnexpectedEof`) and timeouts are errors.
     pub fn next_line(&mut self) -> std::io::Result<String> {
+        let out = self.next_raw()?;
+        let s = String::from_utf8_lossy(&out).into_owned();
+        Ok(s.strip_suffix("\r\n").unwrap_or(&s).to_string())
+    }
+
+    /// One response line with the literals it announces (`{n}` or `~{n}`), byte for byte,
+    /// final CRLF included.
+    pub fn next_raw(&mut self) -> std::io::Result<Vec<u8>> {
         let mut out = Vec::new();
         loop {
             let mut line = Vec::new();
@@ -275,8 +283,23 @@ impl Client {
             }
             break;
         }
-        let s = String::from_utf8_lossy(&out).into_owned();
-        Ok(s.strip_suffix("\r\n").unwrap_or(&s).to_string())
+        Ok(out)
+    }
+
+    /// Sends `TAG cmd` and returns the raw answer lines ([`Client::next_raw`]) up to and
+    /// including the tagged one.
+    pub fn cmd_raw(&mut self, cmd: &str) -> Vec<Vec<u8>> {
+        let tag = self.tag();
+        self.send_raw(format!("{tag} {cmd}\r\n").as_bytes());
+        let mut lines = Vec::new();
+        loop {
+            let l = self.next_raw().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+            let done = l.starts_with(format!("{tag} ").as_bytes());
+            lines.push(l);
+            if done {
+                return lines;
+            }
+        }
     }
 
     /// Tries to read a line; None on timeout/close.

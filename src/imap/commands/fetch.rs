@@ -288,11 +288,12 @@ fn items_for(
             FetchAttr::Binary { part, partial, .. } => {
                 let name = format!("BINARY[{}]", join(part));
                 let data = binary(&mut m, part, *partial)?;
+                let binary = !is_8bit_domain(&m, &data)?;
                 FetchItem::Section {
                     name,
                     origin: partial.map(|p| p.0),
                     data,
-                    binary: true,
+                    binary,
                 }
             }
             FetchAttr::BinarySize { part } => {
@@ -350,7 +351,7 @@ fn to_mime(sec: &Section) -> mime::Section {
 }
 
 /// `BODY[section]<partial>`: a slice of the stored bytes, or filtered header lines.
-/// A part that does not exist is NIL (as Dovecot answers).
+/// A part that does not exist is NIL (Dovecot sends an empty string; both fit `nstring`).
 fn body_section(m: &mut Msg<'_>, sec: &Section, partial: Partial) -> Result<BodyData, BuildError> {
     let size = m.row.size;
     let Some(data) = mime::resolve_section(m.meta(), &to_mime(sec)) else {
@@ -400,6 +401,72 @@ fn binary(m: &mut Msg<'_>, part: &[u32], partial: Partial) -> Result<BodyData, B
     Ok(BodyData::Bytes(cut(decoded, partial)))
 }
 
+/// Whether BINARY data may go as an ordinary literal: RFC 3516 §4.3 asks for a string instead of
+/// a literal8 when the decoded data is in the "8bit" domain (RFC 2045 §2.8: no NUL, CR and LF
+/// only as CRLF, lines of at most 998 octets) and has no NUL. Stored bytes are scanned in pieces.
+fn is_8bit_domain(m: &Msg<'_>, data: &BodyData) -> Result<bool, BuildError> {
+    let mut scan = EightBit::default();
+    match data {
+        BodyData::Nil => {}
+        BodyData::Bytes(b) => scan.feed(b),
+        BodyData::Blob(s) => {
+            const PIECE: u64 = 256 * 1024;
+            let mut at = 0;
+            while at < s.len && scan.ok {
+                let n = PIECE.min(s.len - at);
+                scan.feed(&m.read(s.start + at, n)?);
+                at += n;
+            }
+        }
+    }
+    Ok(scan.finish())
+}
+
+/// Incremental RFC 2045 §2.8 "8bit data" check.
+struct EightBit {
+    ok: bool,
+    line: usize,
+    prev_cr: bool,
+}
+
+impl Default for EightBit {
+    fn default() -> Self {
+        EightBit {
+            ok: true,
+            line: 0,
+            prev_cr: false,
+        }
+    }
+}
+
+impl EightBit {
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            match b {
+                0 => self.ok = false,
+                b'\n' if self.prev_cr => self.line = 0,
+                b'\n' => self.ok = false,
+                _ if self.prev_cr => self.ok = false,
+                b'\r' => {}
+                _ => {
+                    self.line += 1;
+                    if self.line > 998 {
+                        self.ok = false;
+                    }
+                }
+            }
+            self.prev_cr = b == b'\r';
+            if !self.ok {
+                return;
+            }
+        }
+    }
+
+    fn finish(self) -> bool {
+        self.ok && !self.prev_cr
+    }
+}
+
 /// Applies `<origin.count>` to materialised bytes.
 fn cut(mut bytes: Vec<u8>, partial: Partial) -> Vec<u8> {
     if let Some((origin, count)) = partial {
@@ -435,5 +502,29 @@ mod tests {
         assert_eq!(apply_partial(10, 100, Some((200, 20))), (110, 0));
         assert_eq!(cut(b"hello".to_vec(), Some((1, 3))), b"ell");
         assert_eq!(cut(b"hello".to_vec(), Some((9, 3))), b"");
+    }
+
+    #[test]
+    fn eight_bit_domain() {
+        let check = |b: &[u8]| {
+            let mut s = EightBit::default();
+            for piece in b.chunks(3) {
+                s.feed(piece);
+            }
+            s.finish()
+        };
+        assert!(check(b""));
+        assert!(check("Gr\u{fc}\u{df}e\r\nline two\r\n".as_bytes()));
+        assert!(check(b"no final line break"));
+        assert!(!check(b"nul\0inside"));
+        assert!(!check(b"bare\nLF"));
+        assert!(!check(b"bare\rCR"));
+        assert!(!check(b"ends with CR\r"));
+        assert!(check(&[b'x'; 998]));
+        assert!(!check(&[b'x'; 999]));
+        let mut long = vec![b'x'; 998];
+        long.extend_from_slice(b"\r\n");
+        long.extend_from_slice(&[b'y'; 998]);
+        assert!(check(&long));
     }
 }

@@ -41,6 +41,8 @@ pub async fn select(
             .queue(Status::ok("Previous mailbox is now closed").code(Code::Closed));
     }
     s.state.deselect();
+    // RFC 5182 §2.1: SELECT and EXAMINE reset `$` (its UIDs belong to the old mailbox).
+    s.saved.clear();
     let user = s.state.account()?.user.clone();
     let store = s.ctx.store.clone();
     let target = access::locate(&user, &name)?;

@@ -21,6 +21,17 @@ use super::super::session::Session;
 const CHARSETS: [&str; 2] = ["UTF-8", "US-ASCII"];
 
 pub async fn search(s: &mut Session, tag: &str, program: SearchProgram, uid: bool) -> CmdResult {
+    // RFC 5182 §2.1: a SEARCH with SAVE that fails with NO leaves `$` empty; success replaces
+    // it. The search itself may use the old value.
+    let saving = program
+        .ret
+        .as_ref()
+        .is_some_and(|o| o.contains(&ReturnOpt::Save));
+    let saved = if saving {
+        std::mem::take(&mut s.saved)
+    } else {
+        s.saved.clone()
+    };
     if let Some(cs) = &program.charset {
         if !CHARSETS.contains(&cs.as_str()) {
             return Err(CmdError::no_code(
@@ -29,7 +40,6 @@ pub async fn search(s: &mut Session, tag: &str, program: SearchProgram, uid: boo
             ));
         }
     }
-    let saved = s.saved.clone();
     let (_, sel) = s.state.selected()?;
     let uids: Vec<u32> = (1..=sel.view.exists())
         .filter_map(|q| sel.view.uid_of(q))
@@ -86,7 +96,7 @@ pub async fn search(s: &mut Session, tag: &str, program: SearchProgram, uid: boo
         None => s.conn.queue(Data::Search { nums, modseq }),
         Some(opts) => {
             if opts.contains(&ReturnOpt::Save) {
-                s.saved = matched;
+                s.saved = saved_result(opts, matched);
             }
             // RFC 5182 §2.1: SAVE alone produces no ESEARCH response.
             if opts.iter().any(|o| *o != ReturnOpt::Save) {
@@ -105,6 +115,24 @@ pub async fn search(s: &mut Session, tag: &str, program: SearchProgram, uid: boo
         }
     }
     Done::ok("completed")
+}
+
+/// What SAVE keeps (RFC 5182 §2.4): with MIN and/or MAX but neither ALL nor COUNT, only the
+/// first and/or last match; otherwise every match. `matched` is in mailbox order.
+fn saved_result(opts: &[ReturnOpt], mut matched: Vec<u32>) -> Vec<u32> {
+    let has = |o| opts.contains(&o);
+    let (min, max) = (has(ReturnOpt::Min), has(ReturnOpt::Max));
+    if !(min || max) || has(ReturnOpt::All) || has(ReturnOpt::Count) || matched.is_empty() {
+        return matched;
+    }
+    let last = matched.len() - 1;
+    let keep = |i: usize| (min && i == 0) || (max && i == last);
+    let mut i = 0;
+    matched.retain(|_| {
+        i += 1;
+        keep(i - 1)
+    });
+    matched
 }
 
 /// True when the query contains a MODSEQ key.
