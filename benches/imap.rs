@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo bench --bench imap [-- SCENARIO... [--messages N] [TARGET]]
-//!   SCENARIO  idle | append | fetch | size | all (default)
+//!   SCENARIO  idle | append | fetch | size | headers | qresync | push | idlemem | all (default)
 //!   TARGET    --postfach [BIN]  (default) the postfach binary cargo builds along with this bench
 //!             --dovecot         a private Dovecot started by benches/dovecot.sh (installs it)
 //!             --addr HOST:PORT --user U --pass P [--pid PID] [--data DIR]   a running server
@@ -15,6 +15,26 @@
 //! - `fetch`: `FETCH 1:* BODY.PEEK[]` of INBOX, checked byte for byte against the corpus: MB/s,
 //!   RSS growth and peak (sampled every 20 ms, and VmHWM reset just before).
 //! - `size`: `du -sb` of the server's data directory against a Maildir of the same messages.
+//! - `headers`: on the corpus in INBOX, the time of `FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE
+//!   RFC822.SIZE INTERNALDATE UID)`, of `fetch`'s `BODY.PEEK[]`, of `SEARCH TEXT "Bahnhof"` (only
+//!   in the quoted-printable ISO-8859-1 mail) and `SEARCH FROM "Kowalski"` (hits checked against
+//!   the corpus), each with the server's peak RSS growth (VmHWM reset before, RSS sampled).
+//! - `qresync`: 10,000 small messages in `bench-qresync`; client 1 SELECTs with CONDSTORE and
+//!   leaves; client 2 flags 7 messages and expunges 3; client 1 comes back, from a fresh login,
+//!   (a) `ENABLE QRESYNC` + `SELECT box (QRESYNC (uidvalidity modseq))`, or (b) `SELECT box` +
+//!   `FETCH 1:* (UID FLAGS)`: bytes received and time from the first command to the last OK,
+//!   median of 5 runs each. postfach's target for (a): under 2000 bytes and 10 ms.
+//! - `push`: connection A SELECTs `bench-push` and IDLEs; B APPENDs 1,000 small messages one at
+//!   a time; for each, the time from just before B sends APPEND to A reading `* N EXISTS`
+//!   (median, p99, max). Dovecot delays IDLE notifications by design (~0.5 s each: ~9 minutes).
+//! - `idlemem`: server RSS (and PSS, for Dovecot's process tree) with 0, 100 and 1,000
+//!   connections logged in, with `bench-idle` (200 corpus messages) SELECTed, in IDLE: KiB per
+//!   connection. The open-file limits of the bench and the server are raised towards 8192 with
+//!   `prlimit --pid` first (each connection costs the bench two descriptors, the server one); if
+//!   they stay too low the count is capped, with a warning.
+//!
+//! `push` and `idlemem` use mailboxes of their own rather than INBOX, so that their figures do not
+//! depend on which other scenarios ran before (INBOX holds the corpus for `fetch` and `headers`).
 //!
 //! postfach is run as `BIN user add benchuser --data TMP` (password on stdin), then
 //! `BIN serve --data TMP --imap 127.0.0.1:0`, whose stdout line `listening imap ADDR` gives the
@@ -26,6 +46,10 @@
 //! newsletters, ISO-8859-1 quoted-printable mail, notifications and ~10% base64 attachments of
 //! 20 KB-2 MB, with Received/DKIM/Message-ID headers, RFC 2047 subjects and CRLF line ends.
 //!
+//! Helpers live in `benches/imap/`: the IMAP client (`client.rs`, which counts the bytes it
+//! reads), the corpus (`corpus.rs`), /proc memory and limits (`procfs.rs`), the servers
+//! (`servers.rs`), and the longer scenarios (`headers.rs`, `qresync.rs`, `push.rs`).
+//!
 //! To add a scenario, write `fn name(b: &mut Bench) -> io::Result<()>` with [`Client`] and
 //! [`Bench::figure`], and list it in [`SCENARIOS`]. Every socket read and write times out after
 //! [`TIMEOUT`], so a stuck server fails its scenario instead of hanging the run.
@@ -35,7 +59,6 @@ use std::io;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Barrier;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 use std::{env, fs, thread};
 
@@ -43,13 +66,19 @@ use std::{env, fs, thread};
 mod client;
 #[path = "imap/corpus.rs"]
 mod corpus;
+#[path = "imap/headers.rs"]
+mod headers;
 #[path = "imap/procfs.rs"]
 mod procfs;
+#[path = "imap/push.rs"]
+mod push;
+#[path = "imap/qresync.rs"]
+mod qresync;
 #[path = "imap/servers.rs"]
 mod servers;
 
-use client::Client;
-use procfs::{Mem, du, mem, reset_hwm};
+use client::{Client, quote, untagged_num};
+use procfs::{Mem, Span, du, mem, watch};
 use servers::{Server, start};
 
 const USER: &str = "benchuser";
@@ -61,12 +90,17 @@ const PARALLEL: usize = 10;
 const MBOX2: &str = "bench-parallel";
 
 type Scenario = fn(&mut Bench) -> io::Result<()>;
-/// The scenarios, in the order `all` runs them.
+/// The scenarios, in the order `all` runs them: `size` before those that add mailboxes of their
+/// own (it compares the server's data with a Maildir of the corpus mailboxes only).
 const SCENARIOS: &[(&str, Scenario)] = &[
     ("idle", idle),
     ("append", append),
     ("fetch", fetch),
     ("size", size),
+    ("headers", headers::headers),
+    ("qresync", qresync::qresync),
+    ("push", push::push),
+    ("idlemem", push::idlemem),
 ];
 
 fn err(msg: impl Into<String>) -> io::Error {
@@ -132,6 +166,33 @@ impl Bench {
         }
         self.filled.push("INBOX");
         Ok(())
+    }
+
+    /// Makes sure mailbox `name` exists and, if empty, fills it with `msgs` (untimed, pipelined
+    /// with LITERAL+); returns its message count.
+    fn ensure_mailbox(&self, name: &str, msgs: &[Vec<u8>]) -> io::Result<usize> {
+        let mut c = self.client()?;
+        if name != "INBOX" && c.command(&format!("LIST \"\" {}", quote(name)))?.is_empty() {
+            c.command(&format!("CREATE {}", quote(name)))?;
+        }
+        let mut n = c.select(name)?;
+        if n == 0 && !msgs.is_empty() {
+            let t = Instant::now();
+            c.append_pipelined(name, "\\Seen", msgs)?;
+            let s = t.elapsed().as_secs_f64();
+            println!(
+                "setup: appended {} messages to {name} in {s:.1} s",
+                msgs.len()
+            );
+            n = c.select(name)?;
+        } else if n != msgs.len() {
+            println!(
+                "WARNING: {name} already holds {n} messages, not {}",
+                msgs.len()
+            );
+        }
+        c.command("LOGOUT")?;
+        Ok(n)
     }
 }
 
@@ -208,31 +269,32 @@ fn append(b: &mut Bench) -> io::Result<()> {
 
 fn fetch(b: &mut Bench) -> io::Result<()> {
     b.ensure_inbox()?;
+    let f = fetch_bodies(b)?;
+    b.rate("fetch_all", f.count, f.bytes, f.time);
+    if let Some(span) = f.span {
+        let short = format!("{:+} KiB, peak {} KiB", span.growth(), span.sampled_peak);
+        b.figure("fetch_rss", short, span.detail());
+    }
+    Ok(())
+}
+
+/// What `FETCH 1:* BODY.PEEK[]` of INBOX gave.
+struct Fetched {
+    count: usize,
+    bytes: u64,
+    time: Duration,
+    span: Option<Span>,
+}
+
+/// `FETCH 1:* BODY.PEEK[]` of INBOX, timed with the server's memory watched, and checked byte
+/// for byte against the corpus (a mismatch is printed as a warning).
+fn fetch_bodies(b: &Bench) -> io::Result<Fetched> {
     let mut c = b.client()?;
     let exists = c.select("INBOX")?;
-    let hwm_reset = b.srv.pid.is_some_and(reset_hwm);
-    let (before, stop, peak) = (b.mem(), &AtomicBool::new(false), &AtomicU64::new(0));
-    let (res, time) = thread::scope(|s| {
-        if let Some(pid) = b.srv.pid {
-            s.spawn(move || {
-                while !stop.load(Relaxed) {
-                    peak.fetch_max(mem(pid).rss, Relaxed);
-                    thread::sleep(Duration::from_millis(20));
-                }
-            });
-        }
-        let t = Instant::now();
-        let res = c.command("FETCH 1:* BODY.PEEK[]");
-        stop.store(true, Relaxed);
-        (res, t.elapsed())
-    });
+    let (res, time, span) = watch(b.srv.pid, || c.command("FETCH 1:* BODY.PEEK[]"));
     let (mut count, mut bytes, mut differ) = (0, 0, 0);
     for r in res?.iter().filter(|r| r.text.contains(" FETCH ")) {
-        let seq = r
-            .text
-            .split(' ')
-            .nth(1)
-            .and_then(|n| n.parse::<usize>().ok());
+        let seq = untagged_num(&r.text, "FETCH");
         let want = seq.and_then(|n| b.corpus.get(n.checked_sub(1)?));
         for lit in &r.literals {
             (count, bytes) = (count + 1, bytes + lit.len() as u64);
@@ -244,20 +306,12 @@ fn fetch(b: &mut Bench) -> io::Result<()> {
         println!("WARNING: {exists} EXISTS, fetched {count} msgs, {bytes} bytes, {differ} differ");
         println!("WARNING: the corpus has {n} msgs, {total} bytes");
     }
-    b.rate("fetch_all", count, bytes, time);
-    if let (Some(m0), Some(m1)) = (before, b.mem()) {
-        let p = peak.load(Relaxed).max(m1.rss);
-        let since = if hwm_reset {
-            "reset before"
-        } else {
-            "since start"
-        };
-        let grow = m1.rss as i64 - m0.rss as i64;
-        let detail = format!("RSS {} -> {} KiB ({grow:+}), peak {p} KiB", m0.rss, m1.rss);
-        let detail = format!("{detail}, VmHWM {} KiB ({since})", m1.hwm);
-        b.figure("fetch_rss", format!("{grow:+} KiB, peak {p} KiB"), detail);
-    }
-    Ok(())
+    Ok(Fetched {
+        count,
+        bytes,
+        time,
+        span,
+    })
 }
 
 /// Writes the corpus as a Maildir (one copy per filled mailbox) and returns its `du -sb`.
@@ -308,7 +362,8 @@ fn size(b: &mut Bench) -> io::Result<()> {
 // ---------------------------------------------------------------------------------------------
 // Command line
 
-const USAGE: &str = "usage: cargo bench --bench imap -- [idle|append|fetch|size|all]... \
+const USAGE: &str = "usage: cargo bench --bench imap -- \
+    [idle|append|fetch|size|headers|qresync|push|idlemem|all]... \
     [--messages N] [--postfach [BIN] | --dovecot | --addr HOST:PORT --user U --pass P \
     [--pid PID] [--data DIR]]";
 

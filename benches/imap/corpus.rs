@@ -15,6 +15,22 @@ pub fn corpus(n: usize) -> (Vec<Vec<u8>>, String) {
     (corpus, format!("{line}, max {max:.0} KiB"))
 }
 
+/// `n` small plain-text notes of a few hundred bytes each (for mailboxes where count matters
+/// and size does not), from their own fixed seed.
+pub fn small_messages(n: usize) -> Vec<Vec<u8>> {
+    let mut r = Rng(0x2545_F491_4F6C_DD1D);
+    let msg = |i: usize, r: &mut Rng| {
+        let (dom, first, last) = (r.pick(DOMAINS), r.pick(FIRST), r.pick(LAST));
+        let from = format!("\"{first} {last}\" <{}@{dom}>", first.to_lowercase());
+        let (date, subject, text) = (date(r), sentence(r, WORDS), paragraphs(r, WORDS, 1, ""));
+        let id = r.hex(16);
+        let h = format!("From: {from}\r\nTo: Me <me@example.org>\r\nSubject: {subject}\r\n");
+        let h = format!("{h}Date: {date}\r\nMessage-ID: <{id}.{i}@{dom}>\r\n{PLAIN}\r\n");
+        format!("{h}\r\n{text}").into_bytes()
+    };
+    (0..n).map(|i| msg(i, &mut r)).collect()
+}
+
 /// xorshift64*: small, seeded, the same everywhere.
 struct Rng(u64);
 
