@@ -41,7 +41,8 @@ echo "benchuser:{PLAIN}benchpass:$MAILUID:$MAILGID::$T/home::" > "$T/passwd"
 chmod 644 "$T/passwd"
 
 # Settings common to the 2.3 and 2.4 config syntaxes; fsync is left at Dovecot's default.
-# mail_max_userip_connections (default 10) must allow the bench's 100 idle connections.
+# mail_max_userip_connections (default 10) and the process limit (one imap process per
+# connection) must allow the bench's 1,000 idle connections (`idlemem`), with some headroom.
 common="protocols = imap
 listen = 127.0.0.1
 base_dir = $T/run
@@ -51,7 +52,7 @@ ssl = no
 auth_mechanisms = plain login
 default_internal_user = dovecot
 default_login_user = dovenull
-default_process_limit = 1000
+default_process_limit = 1200
 default_client_limit = 4000
 service imap-login {
   inet_listener imap {
@@ -62,7 +63,7 @@ service imap-login {
   }
 }
 protocol imap {
-  mail_max_userip_connections = 1000
+  mail_max_userip_connections = 1200
 }"
 
 case "$VERSION" in
