@@ -652,10 +652,13 @@ fn corpus_header_and_address_keys() {
     corpus("FROM \"Smith, John\"", &["14"]);
     // `user@host (Name)`: the comment names the address.
     corpus("FROM \"Mail Delivery System\"", &["24"]);
-    // Every occurrence of a duplicated field is searched.
-    corpus("SUBJECT \"second subject\"", &["26"]);
+    // RFC 3501 §6.4.4: FROM/TO/CC/BCC/SUBJECT search the envelope's field, which for a
+    // duplicated header is the first occurrence; HEADER searches every occurrence.
+    corpus("SUBJECT \"second subject\"", &[]);
     corpus("SUBJECT \"first   subject\"", &["26"]);
-    corpus("FROM second@example.org", &["26"]);
+    corpus("FROM second@example.org", &[]);
+    corpus("HEADER Subject \"second subject\"", &["26"]);
+    corpus("HEADER From second@example.org", &["26"]);
     // SENT* on the corpus dates.
     corpus("SENTON 7-Feb-1994", &["01"]);
     corpus("SENTSINCE 27-Jul-2003", &["28"]);

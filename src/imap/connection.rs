@@ -23,10 +23,9 @@ use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::config::MIN_COMMAND_RATE;
 use crate::proto::framer::{Frame, Framer, Limits};
-use crate::proto::response::{Output, Response};
+use crate::proto::response::{BlobSlice, Output, Response};
 use crate::shutdown::Shutdown;
 use crate::store::blob;
-use crate::store::schema::CHUNK;
 
 /// Room for one read at the end of the read buffer. Dropping it (the read lost a race, here or
 /// in a caller such as IDLE) cuts the buffer back to what was really read, so no placeholder
@@ -63,6 +62,9 @@ impl Drop for Reserved<'_> {
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
+/// Message bytes read per blocking call while streaming, and the amount of queued message bytes
+/// that triggers a flush.
+const READ_SPAN: u64 = 256 * 1024;
 /// Buffered output is written out once it reaches this size.
 pub const FLUSH_AT: usize = 64 * 1024;
 /// Bytes read per call.
@@ -295,7 +297,8 @@ impl Connection {
         snap: Option<&Arc<ReadTransaction>>,
     ) -> io::Result<()> {
         r.into().encode(&mut self.out);
-        if self.out.bytes.len() >= FLUSH_AT || !self.out.splices.is_empty() {
+        let pending: u64 = self.out.splices.iter().map(|(_, s)| s.len).sum();
+        if self.out.bytes.len() >= FLUSH_AT || pending >= READ_SPAN {
             self.flush(snap).await?;
         }
         Ok(())
@@ -310,28 +313,63 @@ impl Connection {
     pub async fn flush(&mut self, snap: Option<&Arc<ReadTransaction>>) -> io::Result<()> {
         let mut out = std::mem::take(&mut self.out);
         let mut pos = 0;
-        for (offset, slice) in &out.splices {
-            self.stream.write_all(&out.bytes[pos..*offset]).await?;
-            pos = *offset;
+        let mut i = 0;
+        while i < out.splices.len() {
             let Some(snap) = snap else {
                 return Err(io::Error::other("message bytes queued without a snapshot"));
             };
-            let mut at = slice.start;
-            let end = slice.start + slice.len;
-            while at < end {
-                // Up to four chunks per blocking call.
-                let n = (end - at).min(4 * CHUNK as u64);
-                let (snap, id) = (snap.clone(), slice.blob);
-                let data = smol::unblock(move || blob::read_range(&snap, id, at, n))
-                    .await
-                    .map_err(|e| io::Error::other(e.to_string()))?;
-                if data.len() as u64 != n {
-                    // The literal length is already on the wire; the stream cannot continue.
-                    return Err(io::Error::other("stored message shorter than recorded"));
-                }
-                self.stream.write_all(&data).await?;
-                at += n;
+            // Small slices in a row are read in one blocking call; a large one in pieces.
+            let mut j = i;
+            let mut total = 0;
+            while j < out.splices.len() && (j == i || total + out.splices[j].1.len <= READ_SPAN) {
+                total += out.splices[j].1.len;
+                j += 1;
             }
+            let pieces: Vec<BlobSlice> = if j == i + 1 {
+                let s = out.splices[i].1;
+                (0..s.len.div_ceil(READ_SPAN))
+                    .map(|k| {
+                        let start = s.start + k * READ_SPAN;
+                        BlobSlice {
+                            blob: s.blob,
+                            start,
+                            len: READ_SPAN.min(s.start + s.len - start),
+                        }
+                    })
+                    .collect()
+            } else {
+                out.splices[i..j].iter().map(|(_, s)| *s).collect()
+            };
+            // Writes the literal text before each slice, then the slice.
+            let mut starts = out.splices[i..j].iter().map(|(o, _)| *o);
+            let mut next_text = starts.next();
+            for batch in pieces.chunks(if j == i + 1 { 1 } else { pieces.len() }) {
+                let (snap, batch_owned) = (snap.clone(), batch.to_vec());
+                let data = smol::unblock(move || {
+                    batch_owned
+                        .iter()
+                        .map(|s| blob::read_range(&snap, s.blob, s.start, s.len))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .await
+                .map_err(|e| io::Error::other(e.to_string()))?;
+                for (s, bytes) in batch.iter().zip(data) {
+                    if bytes.len() as u64 != s.len {
+                        // The literal length is already on the wire; the stream cannot go on.
+                        return Err(io::Error::other("stored message shorter than recorded"));
+                    }
+                    // A split large slice writes its text once, before its first piece.
+                    if let Some(offset) =
+                        next_text.filter(|_| j > i + 1 || s.start == out.splices[i].1.start)
+                    {
+                        self.stream.write_all(&out.bytes[pos..offset]).await?;
+                        pos = offset;
+                        next_text = starts.next();
+                    }
+                    self.stream.write_all(&bytes).await?;
+                }
+            }
+            i = j;
         }
         self.stream.write_all(&out.bytes[pos..]).await?;
         self.stream.flush().await?;

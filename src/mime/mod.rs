@@ -73,4 +73,7 @@ pub use render::{write_bodystructure, write_envelope};
 pub use section::{Section, SectionData, SectionText, filter_header, resolve_section};
 #[cfg(test)]
 pub use text::{DecodeError, TransferEncoding};
-pub use text::{SearchField, contains_ci, decode_transfer, part_encoding, search_text};
+pub use text::{
+    EnvelopeField, SearchField, contains_ci, decode_transfer, envelope_text, part_encoding,
+    search_text,
+};

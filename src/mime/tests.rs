@@ -577,3 +577,47 @@ x
     assert!(body.contains("café line1"), "{body:?}");
     roundtrip(&m);
 }
+
+/// SEARCH FROM/TO/CC/BCC/SUBJECT read the stored envelope; it must give the same text as
+/// parsing the header again, for every message of the oracle corpus (fields that occur once).
+#[test]
+fn envelope_text_matches_header_search() {
+    use super::{EnvelopeField, envelope_text};
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mime");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "eml") {
+            continue;
+        }
+        let raw = crate::store::blob::normalize_crlf(std::fs::read(&path).unwrap());
+        let m = analyze(&raw);
+        let head = &raw[..(m.header_len() as usize).min(raw.len())];
+        for (field, name) in [
+            (EnvelopeField::From, "from"),
+            (EnvelopeField::To, "to"),
+            (EnvelopeField::Cc, "cc"),
+            (EnvelopeField::Bcc, "bcc"),
+        ] {
+            let count = String::from_utf8_lossy(head)
+                .lines()
+                .filter(|l| {
+                    l.len() > name.len()
+                        && l[..name.len() + 1].eq_ignore_ascii_case(&format!("{name}:"))
+                })
+                .count();
+            if count != 1 {
+                continue;
+            }
+            let by_header = search_text(&raw, &m, SearchField::Address(name.as_bytes()));
+            assert_eq!(
+                envelope_text(&m, field),
+                by_header,
+                "{} {name}",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} fields compared");
+}

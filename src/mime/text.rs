@@ -220,6 +220,7 @@ pub enum SearchField<'a> {
     Header(&'a [u8]),
     /// FROM / TO / CC / BCC: `Decoded Name <mailbox@host>` for every
     /// address (and group name) in every field with this name.
+    #[cfg_attr(not(test), allow(dead_code))]
     Address(&'a [u8]),
 }
 
@@ -269,7 +270,41 @@ pub fn search_text(raw: &[u8], meta: &MessageMeta, what: SearchField<'_>) -> Opt
 }
 
 fn address_text(value: &[u8], out: &mut String) {
-    for a in parse_address_list(value) {
+    addresses_text(&parse_address_list(value), out);
+}
+
+/// Address fields kept in the stored envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvelopeField {
+    From,
+    To,
+    Cc,
+    Bcc,
+    Subject,
+}
+
+/// SEARCH FROM/TO/CC/BCC/SUBJECT text from the envelope stored at append, so these keys need no
+/// message bytes: the same text as [`search_text`] gives for the field's first occurrence.
+/// `None` when the message has no such field.
+pub fn envelope_text(meta: &MessageMeta, what: EnvelopeField) -> Option<String> {
+    let env = &meta.envelope;
+    let list = match what {
+        EnvelopeField::Subject => return env.subject.as_deref().map(decode_header_value),
+        EnvelopeField::From => &env.from,
+        EnvelopeField::To => &env.to,
+        EnvelopeField::Cc => &env.cc,
+        EnvelopeField::Bcc => &env.bcc,
+    };
+    if list.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    addresses_text(list, &mut out);
+    Some(out)
+}
+
+fn addresses_text(list: &[super::meta::Address], out: &mut String) {
+    for a in list {
         let name = a.name.as_deref().map(decode_header_value);
         let (Some(mailbox), Some(host)) = (a.mailbox.as_deref(), a.host.as_deref()) else {
             // Group start (name in `mailbox`) or group end.

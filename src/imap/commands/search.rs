@@ -6,7 +6,9 @@
 //! memory stays bounded whatever the mailbox size.
 
 use crate::error::{CmdError, CmdResult, Done};
-use crate::mime::{MessageMeta, SearchField, contains_ci, search_text};
+use crate::mime::{
+    EnvelopeField, MessageMeta, SearchField, contains_ci, envelope_text, search_text,
+};
 use crate::proto::command::Sequence;
 use crate::proto::response::{Code, Data};
 use crate::proto::search::{ReturnOpt, SearchKey, SearchProgram};
@@ -174,6 +176,11 @@ impl Msg<'_> {
         })
     }
 
+    /// Does an envelope field (decoded) contain `t`?
+    fn envelope(&mut self, field: EnvelopeField, t: &str) -> bool {
+        envelope_text(self.meta(), field).is_some_and(|v| contains_ci(&v, t))
+    }
+
     /// Does `field` (decoded) contain `t`? Header fields need only the header bytes.
     /// An empty `t` matches when the field exists (RFC 3501 §6.4.4 HEADER).
     fn field(&mut self, field: SearchField<'_>, t: &str) -> StoreResult<bool> {
@@ -273,11 +280,12 @@ fn eval(key: &SearchKey, m: &mut Msg<'_>, ctx: &Ctx<'_>) -> StoreResult<bool> {
                 _ => day >= x,
             }
         }
-        From(t) => m.field(SearchField::Address(b"From"), t)?,
-        To(t) => m.field(SearchField::Address(b"To"), t)?,
-        Cc(t) => m.field(SearchField::Address(b"Cc"), t)?,
-        Bcc(t) => m.field(SearchField::Address(b"Bcc"), t)?,
-        Subject(t) => m.field(SearchField::Header(b"Subject"), t)?,
+        // From the stored envelope: no message bytes needed.
+        From(t) => m.envelope(EnvelopeField::From, t),
+        To(t) => m.envelope(EnvelopeField::To, t),
+        Cc(t) => m.envelope(EnvelopeField::Cc, t),
+        Bcc(t) => m.envelope(EnvelopeField::Bcc, t),
+        Subject(t) => m.envelope(EnvelopeField::Subject, t),
         Header(name, t) => m.field(SearchField::Header(name.as_bytes()), t)?,
         Body(t) => m.field(SearchField::Body, t)?,
         Text(t) => m.field(SearchField::Text, t)?,
