@@ -1,14 +1,14 @@
 //! Passwords (argon2id, salted, OWASP parameters) and SASL PLAIN (RFC 4616).
 //!
-//! The server verifies through [`Verifier`]: a few verifications at once, off the executor, each
-//! in working memory (~19 MiB) that is allocated once and reused. Allocating it per login made
-//! glibc keep the freed blocks (its mmap threshold grows after the first free), so RSS grew with
-//! every login attempt, which an unauthenticated client can cause.
+//! The server verifies through [`Verifier`]: a few verifications at once, off the executor. Each
+//! allocates argon2's working memory (~19 MiB) and frees it when done, so an idle server holds
+//! none: large blocks go back to the system at free (musl does so by itself; glibc builds fix
+//! malloc's mmap threshold at start, see `main.rs`, which otherwise grows after the first free
+//! and makes freed blocks accumulate with every login attempt).
 
 use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::io::Read;
-use std::sync::Mutex;
 
 /// Hashes a password into a PHC string. Blocking (tens of milliseconds): call off the executor.
 pub fn hash_password(password: &[u8]) -> Result<String, String> {
@@ -70,7 +70,6 @@ pub fn verify_password_in(password: &[u8], phc: &str, memory: &mut Vec<Block>) -
 /// Bounded, memory-reusing password verification; see the module docs.
 pub struct Verifier {
     slots: smol::lock::Semaphore,
-    memory: Mutex<Vec<Vec<Block>>>,
 }
 
 impl Verifier {
@@ -78,27 +77,13 @@ impl Verifier {
     pub fn new(concurrent: usize) -> Verifier {
         Verifier {
             slots: smol::lock::Semaphore::new(concurrent),
-            memory: Mutex::new(Vec::new()),
         }
     }
 
     /// Checks `password` against the PHC string `phc` on the blocking pool.
     pub async fn verify(&self, password: Vec<u8>, phc: String) -> bool {
         let _slot = self.slots.acquire().await;
-        let mut memory = self.pool().pop().unwrap_or_default();
-        let (ok, memory) = smol::unblock(move || {
-            let ok = verify_password_in(&password, &phc, &mut memory);
-            (ok, memory)
-        })
-        .await;
-        self.pool().push(memory);
-        ok
-    }
-
-    fn pool(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Block>>> {
-        self.memory
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        smol::unblock(move || verify_password_in(&password, &phc, &mut Vec::new())).await
     }
 }
 
@@ -144,7 +129,6 @@ mod tests {
         let v = Verifier::new(1);
         assert!(smol::block_on(v.verify(b"secret".to_vec(), h.clone())));
         assert!(!smol::block_on(v.verify(b"no".to_vec(), h)));
-        assert_eq!(v.pool().len(), 1, "memory is reused");
     }
 
     #[test]

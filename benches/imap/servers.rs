@@ -112,7 +112,16 @@ fn start_postfach(bin: Option<&str>) -> io::Result<Server> {
     serve
         .args(["serve", "--data"])
         .arg(&data)
-        .args(["--imap", "127.0.0.1:0"]);
+        .args(["--imap", "127.0.0.1:0"])
+        // One benchmark user holds up to 1,000 connections from one address (idlemem); the
+        // defaults (32 sessions per user, 50 connections per address) protect a real server.
+        .args([
+            "--max-sessions-per-user",
+            "5000",
+            "--max-connections-per-ip",
+            "5000",
+        ])
+        .args(["--max-connections", "5000", "--auth-fail-delay-ms", "0"]);
     serve.stdout(Stdio::piped()).stderr(fs::File::create(&log)?);
     let mut child = serve.spawn()?;
     let (pid, stdout) = (child.id(), child.stdout.take());
