@@ -5,6 +5,8 @@
 //! use the message rows only; text keys load and parse one message at a time (mail-parser), so
 //! memory stays bounded whatever the mailbox size.
 
+use std::sync::Arc;
+
 use crate::error::{CmdError, CmdResult, Done};
 use crate::mime::{
     EnvelopeField, MessageMeta, SearchField, contains_ci, envelope_text, search_text,
@@ -50,36 +52,43 @@ pub async fn search(s: &mut Session, tag: &str, program: SearchProgram, uid: boo
     let snap = s.ctx.store.snapshot_txn().await?;
     let mailbox = sel.id;
     let seen_of = sel.seen_of.clone();
-    let key = program.key.clone();
-    let found = smol::unblock(move || -> StoreResult<Vec<(u32, u64)>> {
-        let ctx = Ctx {
-            uids: &uids,
-            saved: &saved,
-        };
-        let mut out = Vec::new();
-        for (chunk_start, chunk) in uids.chunks(256).enumerate().map(|(i, c)| (i * 256, c)) {
-            let rows = rows_with_blobs(&snap, mailbox, chunk, seen_of.as_deref())?;
-            for (uid, row, b) in rows {
-                let seq = chunk_start + chunk.iter().position(|&u| u == uid).unwrap_or(0) + 1;
-                let mut m = Msg {
-                    seq: seq as u32,
-                    uid,
-                    row: &row,
-                    recent: recent[seq - 1],
-                    size: b.size,
-                    meta_bytes: &b.meta,
-                    meta: None,
-                    raw: None,
+    let key = Arc::new(program.key.clone());
+    let (uids, recent, saved) = (Arc::new(uids), Arc::new(recent), Arc::new(saved));
+    // Text keys read and decode every message: split the mailbox between the cores.
+    let workers = if needs_content(&key) && uids.len() >= 512 {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+    } else {
+        1
+    };
+    let per = uids.len().div_ceil(workers).max(1);
+    let tasks: Vec<_> = (0..uids.len())
+        .step_by(per)
+        .map(|start| {
+            let (snap, key, uids, recent, saved, seen_of) = (
+                snap.clone(),
+                key.clone(),
+                uids.clone(),
+                recent.clone(),
+                saved.clone(),
+                seen_of.clone(),
+            );
+            let range = start..(start + per).min(uids.len());
+            smol::unblock(move || {
+                let scan = Scan {
                     snap: &snap,
+                    mailbox,
+                    uids: &uids,
+                    recent: &recent,
+                    saved: &saved,
                 };
-                if eval(&key, &mut m, &ctx)? {
-                    out.push((uid, row.modseq));
-                }
-            }
-        }
-        Ok(out)
-    })
-    .await?;
+                scan.run(range, &key, seen_of.as_deref())
+            })
+        })
+        .collect();
+    let mut found = Vec::new();
+    for t in tasks {
+        found.extend(t.await?);
+    }
     // RFC 7162 §3.1.5: a MODSEQ key adds the highest modseq of the matches to the answer.
     let modseq = uses_modseq(&program.key)
         .then(|| found.iter().map(|f| f.1).max())
@@ -145,6 +154,67 @@ fn uses_modseq(key: &SearchKey) -> bool {
         SearchKey::Or(a, b) => uses_modseq(a) || uses_modseq(b),
         SearchKey::And(keys) => keys.iter().any(uses_modseq),
         _ => false,
+    }
+}
+
+/// True when evaluating `key` may need message content (text keys).
+fn needs_content(key: &SearchKey) -> bool {
+    use SearchKey::*;
+    match key {
+        Body(_) | Text(_) | Header(..) | SentBefore(_) | SentOn(_) | SentSince(_) => true,
+        Not(k) => needs_content(k),
+        Or(a, b) => needs_content(a) || needs_content(b),
+        And(keys) => keys.iter().any(needs_content),
+        _ => false,
+    }
+}
+
+/// One worker's view of a SEARCH: the snapshot and the session's sequence-number map.
+struct Scan<'a> {
+    snap: &'a redb::ReadTransaction,
+    mailbox: u64,
+    /// The view's UIDs in sequence order.
+    uids: &'a [u32],
+    recent: &'a [bool],
+    saved: &'a [u32],
+}
+
+impl Scan<'_> {
+    /// Evaluates `key` on the messages at sequence positions `range`; matching (uid, modseq).
+    fn run(
+        &self,
+        range: std::ops::Range<usize>,
+        key: &SearchKey,
+        seen_of: Option<&str>,
+    ) -> StoreResult<Vec<(u32, u64)>> {
+        let ctx = Ctx {
+            uids: self.uids,
+            saved: self.saved,
+        };
+        let mut out = Vec::new();
+        let part = &self.uids[range.clone()];
+        for (i, chunk) in part.chunks(256).enumerate() {
+            let chunk_start = range.start + i * 256;
+            let rows = rows_with_blobs(self.snap, self.mailbox, chunk, seen_of)?;
+            for (uid, row, b) in rows {
+                let seq = chunk_start + chunk.iter().position(|&u| u == uid).unwrap_or(0) + 1;
+                let mut m = Msg {
+                    seq: seq as u32,
+                    uid,
+                    row: &row,
+                    recent: self.recent[seq - 1],
+                    size: b.size,
+                    meta_bytes: &b.meta,
+                    meta: None,
+                    raw: None,
+                    snap: self.snap,
+                };
+                if eval(key, &mut m, &ctx)? {
+                    out.push((uid, row.modseq));
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
