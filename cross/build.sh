@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# cross/build.sh TARGET: build a static release binary of postfach for TARGET and verify it.
+# cross/build.sh TARGET [CARGO_ARGS...]: build a static release binary of postfach for TARGET
+# and verify it. CARGO_ARGS go to `cargo build`, e.g. --config 'profile.release.opt-level="z"'.
 #
 #   TARGET  aarch64-unknown-linux-musl      Raspberry Pi 3/4/5, Zero 2 W (64-bit OS)
 #           armv7-unknown-linux-gnueabihf   Raspberry Pi 2/3/4 (32-bit OS), static glibc
@@ -20,6 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target="${1:-}"
+shift || true
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
 
 log() { echo "cross/build.sh: $*" >&2; }
@@ -57,7 +59,7 @@ case "$target" in
     ;;
   *)
     cat >&2 <<'EOF'
-usage: cross/build.sh TARGET
+usage: cross/build.sh TARGET [CARGO_ARGS...]
   TARGET: aarch64-unknown-linux-musl | armv7-unknown-linux-gnueabihf | x86_64-unknown-linux-musl
 ARMv6 (Pi 1, Zero W) is not supported: see docs/deploy-raspberry-pi.md.
 EOF
@@ -103,7 +105,7 @@ export "AR_${low}=${cc%gcc}ar"
 
 log "cargo build --release --target $target (jobs $CARGO_BUILD_JOBS)"
 start=$(date +%s)
-cargo build --release --locked --target "$target" --bin postfach >&2
+cargo build --release --locked --target "$target" --bin postfach "$@" >&2
 log "built in $(( $(date +%s) - start )) s"
 
 out_dir="${CARGO_TARGET_DIR:-target}/$target/release"
