@@ -15,6 +15,9 @@
 # Progress goes to stderr; the last line on stdout is the binary's path, so
 # `bin=$(cross/build.sh T)` works.
 #
+# Exit status: 0 built and verified, 1 build or check failed, 2 usage, 3 could not install a
+# toolchain part (download failed).
+#
 # Environment: CARGO_BUILD_JOBS (default 1: the CI machine has 2 shared cores),
 # CARGO_TARGET_DIR (default ./target), POSTFACH_SIZE_BUDGET, CROSS_NO_INSTALL=1 to skip installs.
 set -euo pipefail
@@ -26,6 +29,9 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
 
 log() { echo "cross/build.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
+# Exit status 3: a toolchain part could not be installed (a download failed), as opposed to a
+# build or verification failure (1); .ci/run skips the cross step loudly on 3 only.
+unavailable() { log "error: $*"; exit 3; }
 
 # Per target: the Debian packages, the C compiler for ring (cc-rs reads CC_<target>), the
 # linker, extra rustflags, and the ELF machine `file` must report.
@@ -75,7 +81,7 @@ if [ "${CROSS_NO_INSTALL:-0}" != 1 ]; then
     log "rustup target add $target"
     # The download usually takes seconds but has taken minutes; retry once on failure.
     timeout 900 rustup target add "$target" >&2 || timeout 900 rustup target add "$target" >&2 \
-      || die "rustup target add $target failed"
+      || unavailable "rustup target add $target failed"
   fi
   missing=()
   for d in "${debs[@]}" file binutils; do
@@ -85,8 +91,9 @@ if [ "${CROSS_NO_INSTALL:-0}" != 1 ]; then
     log "apt-get install ${missing[*]}"
     [ "$(id -u)" = 0 ] || die "not root: install ${missing[*]} yourself"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get update -qq >&2 || unavailable "apt-get update failed"
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+      || unavailable "apt-get install ${missing[*]} failed"
   fi
 fi
 command -v "$cc" >/dev/null || die "$cc not found (apt-get install ${debs[*]})"
