@@ -14,7 +14,7 @@ through the CLI, then checks with real protocol traffic (standard library only):
   idle       a second connection APPENDs; the first, in IDLE, sees `* N EXISTS`
   lmtp       LMTP delivery (smtplib.LMTP) is accepted for the user
   lmtp-seen  the delivered message is in INBOX, found by SEARCH and fetched
-  shutdown   SIGTERM ends the server with exit status 0
+  shutdown   SIGTERM ends the server with exit status 0 and the database closed cleanly
 
 Prints one line per check and `smoke ARCH: N passed, M failed`; exits 1 when a check failed.
 Every socket operation and wait is bounded, so a hung server fails instead of blocking CI.
@@ -304,7 +304,12 @@ def main():
             code = server.proc.wait(timeout=TIMEOUT)
             if code != 0:
                 raise Failure(f"exit status {code}")
-            return "exit 0"
+            server.log.flush()
+            with open(log_path, "rb") as f:
+                log = f.read()
+            if b"still in use" in log or b"still open" in log:
+                raise Failure("unclean shutdown (see the server log)")
+            return "exit 0, database closed cleanly"
 
         for name, fn in [("imaps", imaps), ("starttls", starttls), ("append", append),
                          ("fetch", fetch), ("idle", idle), ("lmtp", lmtp),
