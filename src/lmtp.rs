@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use log::{debug, info, warn};
 use smol::Async;
+use smol::future::FutureExt;
 use smol::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::deliver::{self, Failure, Job, Rcpt, Settings};
@@ -419,8 +420,9 @@ pub fn spawn(listeners: Listeners, ctx: Arc<Ctx>) {
     for l in listeners.tcp {
         let (ctx, settings, host) = (ctx.clone(), settings.clone(), host.clone());
         smol::spawn(async move {
-            loop {
-                let Ok((stream, peer)) = l.accept().await else {
+            // Until shutdown: a loop left running would keep `ctx` (and the database) alive.
+            while let Some(accepted) = accept_until_shutdown(l.accept(), &ctx).await {
+                let Ok((stream, peer)) = accepted else {
                     smol::Timer::after(Duration::from_millis(100)).await;
                     continue;
                 };
@@ -436,8 +438,8 @@ pub fn spawn(listeners: Listeners, ctx: Arc<Ctx>) {
     }
     if let Some(l) = listeners.unix {
         smol::spawn(async move {
-            loop {
-                let Ok((stream, _)) = l.accept().await else {
+            while let Some(accepted) = accept_until_shutdown(l.accept(), &ctx).await {
+                let Ok((stream, _)) = accepted else {
                     smol::Timer::after(Duration::from_millis(100)).await;
                     continue;
                 };
@@ -450,6 +452,16 @@ pub fn spawn(listeners: Listeners, ctx: Arc<Ctx>) {
         })
         .detach();
     }
+}
+
+/// The next accepted connection, or `None` once the server shuts down.
+async fn accept_until_shutdown<T>(accept: impl Future<Output = T>, ctx: &Ctx) -> Option<T> {
+    async { Some(accept.await) }
+        .or(async {
+            ctx.shutdown.wait().await;
+            None
+        })
+        .await
 }
 
 /// Delivery settings from the server configuration.

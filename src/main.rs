@@ -63,7 +63,13 @@ fn main() -> ExitCode {
 /// 64 KiB message chunks) and two arenas keep large buffers mmapped and returned at free. glibc reads these settings only at start, so the
 /// server re-executes itself once with them set (same PID, same arguments). Static musl builds
 /// are not affected.
-#[cfg(target_env = "gnu")]
+///
+/// Not in static glibc builds (`+crt-static`, the armv7 Raspberry Pi binary): those are the ones
+/// run under qemu-user (CI's smoke test, trying a Pi build on a PC), where `current_exe()` names
+/// an ARM file the host kernel cannot execute, and glibc's `execvp` then hands it to `/bin/sh`,
+/// replacing the server with a shell error. Static glibc still reads both variables at start,
+/// so the shipped systemd unit sets them in `Environment=` instead (docs/systemd/postfach.service).
+#[cfg(all(target_env = "gnu", not(target_feature = "crt-static")))]
 fn tune_glibc_malloc() {
     use std::os::unix::process::CommandExt;
     const MARK: &str = "MALLOC_MMAP_THRESHOLD_";
@@ -81,10 +87,16 @@ fn tune_glibc_malloc() {
     log::warn!("could not re-execute with malloc settings: {err}");
 }
 
-#[cfg(not(target_env = "gnu"))]
+#[cfg(not(all(target_env = "gnu", not(target_feature = "crt-static"))))]
 fn tune_glibc_malloc() {}
 
-/// The target this binary was built for.
+/// The target triple this binary was built for (from `src/build.rs`), with `+crt-static` when
+/// a glibc build is statically linked, so a bug report names the exact build.
 fn target_triple() -> String {
-    format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS)
+    let triple = env!("POSTFACH_TARGET");
+    if cfg!(all(target_env = "gnu", target_feature = "crt-static")) {
+        format!("{triple}, +crt-static")
+    } else {
+        triple.to_string()
+    }
 }
