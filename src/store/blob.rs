@@ -185,6 +185,17 @@ pub fn read_range(rtx: &ReadTransaction, id: u64, start: u64, len: u64) -> Resul
     else {
         return Ok(Vec::new());
     };
+    read_range_of(rtx, &rec, id, start, len)
+}
+
+/// [`read_range`] for a caller that already holds the blob's record.
+pub fn read_range_of(
+    rtx: &ReadTransaction,
+    rec: &BlobRecord,
+    id: u64,
+    start: u64,
+    len: u64,
+) -> Result<Vec<u8>> {
     let end = start.saturating_add(len).min(rec.size);
     let mut out = Vec::with_capacity(end.saturating_sub(start).min(1 << 20) as usize);
     for (idx, at) in rec.chunks_for(start, len) {

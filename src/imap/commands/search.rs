@@ -16,7 +16,7 @@ use crate::proto::response::{Code, Data};
 use crate::proto::search::{ReturnOpt, SearchKey, SearchProgram};
 use crate::proto::types::SeqSet;
 use crate::store::message::rows_with_blobs;
-use crate::store::schema::{MessageRecord, flagbits};
+use crate::store::schema::{BlobRecord, MessageRecord, flagbits};
 use crate::store::{Result as StoreResult, blob};
 
 use super::super::session::Session;
@@ -203,8 +203,7 @@ impl Scan<'_> {
                     uid,
                     row: &row,
                     recent: self.recent[seq - 1],
-                    size: b.size,
-                    meta_bytes: &b.meta,
+                    blob: &b,
                     meta: None,
                     raw: None,
                     snap: self.snap,
@@ -230,8 +229,7 @@ struct Msg<'a> {
     uid: u32,
     row: &'a MessageRecord,
     recent: bool,
-    size: u64,
-    meta_bytes: &'a [u8],
+    blob: &'a BlobRecord,
     meta: Option<MessageMeta>,
     /// Loaded content: the header only, or the whole message.
     raw: Option<(Vec<u8>, bool)>,
@@ -240,7 +238,7 @@ struct Msg<'a> {
 
 impl Msg<'_> {
     fn meta(&mut self) -> &MessageMeta {
-        let bytes = self.meta_bytes;
+        let bytes = &self.blob.meta;
         self.meta.get_or_insert_with(|| {
             MessageMeta::decode(bytes).unwrap_or_else(|| crate::mime::analyze(b""))
         })
@@ -258,11 +256,14 @@ impl Msg<'_> {
         let have = matches!(&self.raw, Some((_, w)) if *w || !whole);
         if !have {
             let len = if whole {
-                self.size
+                self.blob.size
             } else {
-                self.meta().header_len().min(self.size)
+                self.meta().header_len().min(self.blob.size)
             };
-            self.raw = Some((blob::read_range(self.snap, self.row.blob, 0, len)?, whole));
+            self.raw = Some((
+                blob::read_range_of(self.snap, self.blob, self.row.blob, 0, len)?,
+                whole,
+            ));
         }
         self.meta();
         let (Some((raw, _)), Some(meta)) = (&self.raw, &self.meta) else {
@@ -313,8 +314,8 @@ fn eval(key: &SearchKey, m: &mut Msg<'_>, ctx: &Ctx<'_>) -> StoreResult<bool> {
         New => m.recent && !f(flagbits::SEEN),
         Keyword(k) => has_kw(k),
         Unkeyword(k) => !has_kw(k),
-        Larger(n) => m.size > *n,
-        Smaller(n) => m.size < *n,
+        Larger(n) => m.blob.size > *n,
+        Smaller(n) => m.blob.size < *n,
         Before(d) => internal_day < d.div_euclid(86400),
         On(d) => internal_day == d.div_euclid(86400),
         Since(d) => internal_day >= d.div_euclid(86400),
