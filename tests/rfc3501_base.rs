@@ -1245,3 +1245,34 @@ fn partial_fetch_of_header_and_empty_range() {
     );
     c.check("FETCH 1 FLAGS", &["* 1 FETCH (FLAGS (\\Recent))", "OK …"]);
 }
+
+/// RFC 3516 §4.4: APPEND takes a `literal8`; the NUL octets come back byte-exact through
+/// BINARY.PEEK[1] (as a literal8, since they are outside the 8bit domain) and BINARY.SIZE.
+#[test]
+fn append_literal8_and_fetch_binary() {
+    let (_s, mut c) = fresh();
+    let body: &[u8] = b"bin\0ary\0";
+    let mut msg = b"Subject: raw\r\nContent-Type: application/octet-stream\r\n\
+        Content-Transfer-Encoding: binary\r\n\r\n"
+        .to_vec();
+    msg.extend_from_slice(body);
+    let tag = c.tag();
+    let mut buf = format!("{tag} APPEND INBOX ~{{{}+}}\r\n", msg.len()).into_bytes();
+    buf.extend_from_slice(&msg);
+    buf.extend_from_slice(b"\r\n");
+    c.send_raw(&buf);
+    let tagged = c.read_until_tag(&tag).pop().unwrap();
+    assert!(tagged.contains("OK [APPENDUID"), "{tagged}");
+    c.ok("SELECT INBOX");
+    let lines = c.cmd_raw("FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1])");
+    let first = &lines[0];
+    let mut want = b"* 1 FETCH (BINARY.SIZE[1] 8 BINARY[1] ~{8}\r\n".to_vec();
+    want.extend_from_slice(body);
+    want.extend_from_slice(b")\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(first),
+        String::from_utf8_lossy(&want)
+    );
+    let caps = c.ok("CAPABILITY");
+    assert!(caps[0].split(' ').any(|w| w == "BINARY"), "{caps:?}");
+}

@@ -472,7 +472,7 @@ fn status_att(p: &mut Parser<'_>) -> PResult<StatusItem> {
     })
 }
 
-/// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`.
+/// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP (literal / literal8)`.
 fn parse_append(p: &mut Parser<'_>) -> PResult<CommandBody> {
     let mailbox = sp_mailbox(p)?;
     p.sp()?;
@@ -489,6 +489,8 @@ fn parse_append(p: &mut Parser<'_>) -> PResult<CommandBody> {
         date = Some(p.date_time()?);
         p.sp()?;
     }
+    // RFC 3516 §4.4: `literal8` (`~{n}`) may carry any octet, NUL included.
+    p.eat(b'~');
     if p.peek() != Some(b'{') {
         return Err(ParseError::new("APPEND needs a literal"));
     }

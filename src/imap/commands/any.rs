@@ -33,6 +33,7 @@ pub fn capabilities(s: &Session) -> Vec<String> {
         "QUOTA=RES-STORAGE",
         "QUOTA=RES-MESSAGE",
         "STATUS=SIZE",
+        "BINARY",
     ];
     if !s.tls && !s.state.is_authenticated() {
         caps.push("STARTTLS");
