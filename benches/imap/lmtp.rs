@@ -9,6 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::client::quote;
+use crate::procfs::{proc_tree, stat_field};
 use crate::{Bench, TIMEOUT, USER, err, mb};
 
 /// Parallel connections of the second run.
@@ -224,6 +225,18 @@ fn dot_stuff(msg: &[u8]) -> Vec<u8> {
     out
 }
 
+/// CPU seconds of the server's process tree so far: its live processes' user+system time plus
+/// what its root reaped (Dovecot's LMTP processes come and go), at 100 ticks per second.
+fn cpu(root: u32) -> f64 {
+    let field = |p: u32, n: usize| stat_field(p, n).and_then(|v| v.parse::<u64>().ok());
+    let own: u64 = proc_tree(root)
+        .into_iter()
+        .map(|p| field(p, 11).unwrap_or(0) + field(p, 12).unwrap_or(0))
+        .sum();
+    let reaped = field(root, 13).unwrap_or(0) + field(root, 14).unwrap_or(0);
+    (own + reaped) as f64 / 100.0
+}
+
 /// Messages in each of [`FOLDERS`], 0 for one that does not exist (yet).
 fn counts(b: &Bench) -> io::Result<Vec<usize>> {
     let mut c = b.client()?;
@@ -272,22 +285,36 @@ fn run(b: &Bench, addr: &str, conns: usize) -> io::Result<Duration> {
 }
 
 pub fn lmtp(b: &mut Bench) -> io::Result<()> {
-    let addr = b.srv.lmtp.clone().ok_or_else(|| {
-        err("no LMTP address (postfach prints `listening lmtp`; Dovecot needs dovecot-lmtpd; with --addr give --lmtp HOST:PORT)")
-    })?;
+    let why = "no LMTP address (postfach prints `listening lmtp`, Dovecot needs dovecot-lmtpd, \
+        --addr needs --lmtp HOST:PORT)";
+    let addr = b.srv.lmtp.clone().ok_or_else(|| err(why))?;
     match b.srv.install_sieve(SCRIPT) {
         Ok(()) => println!("sieve: 10-rule script active for {USER}"),
         Err(e) => {
             let line = "!".repeat(78);
-            println!("{line}\nWARNING: NO SIEVE: {e}\nWARNING: the figures below are for plain delivery to INBOX, not comparable\n{line}");
+            println!("{line}\nWARNING: NO SIEVE: {e}");
+            println!("WARNING: the figures below are for plain delivery to INBOX, not comparable");
+            println!("{line}");
             b.summary.push(("lmtp_sieve".into(), format!("NONE ({e})")));
         }
     }
     let (n, bytes) = (b.corpus.len(), b.corpus_bytes);
     for conns in [1, CONNS] {
         let before = counts(b)?;
+        let cpu0 = b.srv.pid.map(cpu);
         let time = run(b, &addr, conns)?;
-        let after = counts(b)?;
+        let cpu = b.srv.pid.map(cpu).zip(cpu0).map(|(c1, c0)| c1 - c0);
+        let mut after = counts(b)?;
+        let gained = |after: &[usize]| after.iter().sum::<usize>() - before.iter().sum::<usize>();
+        // Every 250 was sent after a durable commit, so the count should be final now; if it
+        // is not, say so, and look again once a second (up to 5 s) to tell lag from loss.
+        let mut waited = 0;
+        while gained(&after) != n && waited < 5 {
+            let got = gained(&after);
+            println!("WARNING: STATUS counts {got} new messages, not {n}; looking again in 1 s");
+            thread::sleep(Duration::from_secs(1));
+            (waited, after) = (waited + 1, counts(b)?);
+        }
         let key = match conns {
             1 => "lmtp_1conn".to_string(),
             c => format!("lmtp_{c}conns"),
@@ -295,7 +322,13 @@ pub fn lmtp(b: &mut Bench) -> io::Result<()> {
         let s = time.as_secs_f64();
         let rate = n as f64 / s;
         let short = format!("{rate:.0} msg/s");
-        let detail = format!("{n} msgs in {s:.2} s = {rate:.0} msg/s, {:.1} MB/s", mb(bytes) / s);
+        let mut detail = format!(
+            "{n} msgs in {s:.2} s = {rate:.0} msg/s, {:.1} MB/s",
+            mb(bytes) / s
+        );
+        if let Some(cpu) = cpu {
+            detail += &format!(", server CPU {cpu:.2} s");
+        }
         b.figure(&key, short, detail);
         let delta: Vec<usize> = after
             .iter()
@@ -312,6 +345,8 @@ pub fn lmtp(b: &mut Bench) -> io::Result<()> {
         let total: usize = delta.iter().sum();
         if total != n {
             println!("WARNING: {key}: the folders gained {total} messages, not {n}");
+        } else if waited > 0 {
+            println!("{key}: all {n} counted by STATUS after {waited} s more");
         }
     }
     Ok(())

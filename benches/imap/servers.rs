@@ -75,13 +75,20 @@ impl Server {
                 let file = data.with_file_name("bench.sieve");
                 fs::write(&file, script)?;
                 let mut set = Command::new(bin);
-                set.args(["sieve", "set", USER]).arg(&file).arg("--data").arg(data);
+                set.args(["sieve", "set", USER])
+                    .arg(&file)
+                    .arg("--data")
+                    .arg(data);
                 run_with_input(&mut set, "")
             }
             Some(SieveTarget::File(path)) => {
                 fs::write(path, script)?;
                 // Readable by the mail user (nobody), as fs::write may leave it 0600 under umask.
-                Command::new("chmod").arg("644").arg(path).status().map(drop)
+                Command::new("chmod")
+                    .arg("644")
+                    .arg(path)
+                    .status()
+                    .map(drop)
             }
             Some(SieveTarget::Unavailable(why)) => Err(err(why.clone())),
             None => Err(err("no way to install a Sieve script on this server")),
@@ -222,7 +229,9 @@ fn start_dovecot() -> io::Result<Server> {
         return Err(err(format!("{} failed: {out:?}", script.display())));
     };
     let field = |k: &str| words.iter().find_map(|w| w.strip_prefix(&format!("{k}=")));
-    let lmtp = field("lmtp").filter(|p| *p != "0").map(|p| format!("127.0.0.1:{p}"));
+    let lmtp = field("lmtp")
+        .filter(|p| *p != "0")
+        .map(|p| format!("127.0.0.1:{p}"));
     let home = Path::new(maildir).with_file_name("home");
     let sieve = match field("sieve") {
         Some("yes") => SieveTarget::File(home.join(".dovecot.sieve")),
