@@ -2,10 +2,12 @@
 //!
 //! ```text
 //! cargo bench --bench imap [-- SCENARIO... [--messages N] [TARGET]]
-//!   SCENARIO  idle | append | fetch | size | headers | qresync | push | idlemem | all (default)
+//!   SCENARIO  idle | append | fetch | size | headers | qresync | push | idlemem | lmtp
+//!             | all (default)
 //!   TARGET    --postfach [BIN]  (default) the postfach binary cargo builds along with this bench
 //!             --dovecot         a private Dovecot started by benches/dovecot.sh (installs it)
-//!             --addr HOST:PORT --user U --pass P [--pid PID] [--data DIR]   a running server
+//!             --addr HOST:PORT --user U --pass P [--pid PID] [--data DIR] [--lmtp HOST:PORT]
+//!                               a running server
 //! ```
 //!
 //! It prints figures and asserts nothing (behaviour is tested elsewhere):
@@ -32,13 +34,23 @@
 //!   connection. The open-file limits of the bench and the server are raised towards 8192 with
 //!   `prlimit --pid` first (each connection costs the bench two descriptors, the server one); if
 //!   they stay too low the count is capped, with a warning.
+//! - `lmtp`: LMTP deliveries per second of the corpus to `benchuser@example.org`, with a 10-rule
+//!   Sieve script active for it (`lmtp::SCRIPT`: header/address/size tests, `fileinto :create`,
+//!   `addflag`, a final `keep`), over 1 connection, then over 4 in parallel (messages dealt out
+//!   round-robin); MAIL/RCPT/DATA pipelined when PIPELINING is advertised, one recipient each.
+//!   Both servers are durable: postfach commits before each 250, Dovecot fsyncs by default.
+//!   After each run, STATUS (MESSAGES) of INBOX and every folder the script files into must have
+//!   grown by the corpus size in all (else a warning), and the split is printed. postfach gets
+//!   the script with `BIN sieve set benchuser FILE --data DIR` while it runs; Dovecot (through
+//!   benches/dovecot.sh, with dovecot-lmtpd and dovecot-sieve) reads it from its home. Without
+//!   Pigeonhole it runs unfiltered, with a loud warning.
 //!
 //! `push` and `idlemem` use mailboxes of their own rather than INBOX, so that their figures do not
 //! depend on which other scenarios ran before (INBOX holds the corpus for `fetch` and `headers`).
 //!
 //! postfach is run as `BIN user add benchuser --data TMP` (password on stdin), then
-//! `BIN serve --data TMP --imap 127.0.0.1:0`, whose stdout line `listening imap ADDR` gives the
-//! port; it is killed at the end. Memory is summed over the server's process tree from /proc
+//! `BIN serve --data TMP --imap 127.0.0.1:0 --lmtp 127.0.0.1:0`, whose stdout lines
+//! `listening imap ADDR` and `listening lmtp ADDR` give the ports; it is killed at the end. Memory is summed over the server's process tree from /proc
 //! (Dovecot forks an `imap` process per connection), with PSS beside RSS since RSS counts shared
 //! pages once per process. With `--addr` use a fresh account; RSS needs `--pid`, size `--data`.
 //!
@@ -48,7 +60,7 @@
 //!
 //! Helpers live in `benches/imap/`: the IMAP client (`client.rs`, which counts the bytes it
 //! reads), the corpus (`corpus.rs`), /proc memory and limits (`procfs.rs`), the servers
-//! (`servers.rs`), and the longer scenarios (`headers.rs`, `qresync.rs`, `push.rs`).
+//! (`servers.rs`), and the longer scenarios (`headers.rs`, `qresync.rs`, `push.rs`, `lmtp.rs`).
 //!
 //! To add a scenario, write `fn name(b: &mut Bench) -> io::Result<()>` with [`Client`] and
 //! [`Bench::figure`], and list it in [`SCENARIOS`]. Every socket read and write times out after
@@ -68,6 +80,8 @@ mod client;
 mod corpus;
 #[path = "imap/headers.rs"]
 mod headers;
+#[path = "imap/lmtp.rs"]
+mod lmtp;
 #[path = "imap/procfs.rs"]
 mod procfs;
 #[path = "imap/push.rs"]
@@ -101,6 +115,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("qresync", qresync::qresync),
     ("push", push::push),
     ("idlemem", push::idlemem),
+    ("lmtp", lmtp::lmtp),
 ];
 
 fn err(msg: impl Into<String>) -> io::Error {
@@ -363,9 +378,9 @@ fn size(b: &mut Bench) -> io::Result<()> {
 // Command line
 
 const USAGE: &str = "usage: cargo bench --bench imap -- \
-    [idle|append|fetch|size|headers|qresync|push|idlemem|all]... \
+    [idle|append|fetch|size|headers|qresync|push|idlemem|lmtp|all]... \
     [--messages N] [--postfach [BIN] | --dovecot | --addr HOST:PORT --user U --pass P \
-    [--pid PID] [--data DIR]]";
+    [--pid PID] [--data DIR] [--lmtp HOST:PORT]]";
 
 /// Splits the arguments into scenario names and `--flag value` pairs.
 fn parse(args: Vec<String>) -> Result<(Vec<String>, HashMap<String, String>), String> {
@@ -383,7 +398,7 @@ fn parse(args: Vec<String>) -> Result<(Vec<String>, HashMap<String, String>), St
                 let bin = it.next_if(|v| !v.starts_with("--") && !is_scenario(v));
                 bin.unwrap_or_default()
             }
-            "--addr" | "--user" | "--pass" | "--pid" | "--data" | "--messages" => {
+            "--addr" | "--user" | "--pass" | "--pid" | "--data" | "--messages" | "--lmtp" => {
                 it.next().ok_or(format!("{a} needs a value"))?
             }
             _ => return Err(format!("unknown argument {a:?}")),

@@ -50,7 +50,50 @@ pub struct Server {
     pub pid: Option<u32>,
     /// The directory holding the server's mail data, for `size`.
     pub data: Option<PathBuf>,
+    /// The LMTP address (`HOST:PORT`), for `lmtp`.
+    pub lmtp: Option<String>,
+    /// Where `lmtp`'s Sieve script goes, if the bench can install one.
+    pub sieve: Option<SieveTarget>,
     guard: Guard,
+}
+
+/// How a Sieve script is made the active one for the bench user.
+pub enum SieveTarget {
+    /// `BIN sieve set benchuser FILE --data DIR` (works while the server runs).
+    Postfach { bin: String, data: PathBuf },
+    /// A file Dovecot's Pigeonhole reads (`sieve = file:PATH`).
+    File(PathBuf),
+    /// The server was set up without Sieve (why, for the warning).
+    Unavailable(String),
+}
+
+impl Server {
+    /// Makes `script` the bench user's active Sieve script.
+    pub fn install_sieve(&self, script: &str) -> io::Result<()> {
+        match &self.sieve {
+            Some(SieveTarget::Postfach { bin, data }) => {
+                let file = data.with_file_name("bench.sieve");
+                fs::write(&file, script)?;
+                let mut set = Command::new(bin);
+                set.args(["sieve", "set", USER])
+                    .arg(&file)
+                    .arg("--data")
+                    .arg(data);
+                run_with_input(&mut set, "")
+            }
+            Some(SieveTarget::File(path)) => {
+                fs::write(path, script)?;
+                // Readable by the mail user (nobody), as fs::write may leave it 0600 under umask.
+                Command::new("chmod")
+                    .arg("644")
+                    .arg(path)
+                    .status()
+                    .map(drop)
+            }
+            Some(SieveTarget::Unavailable(why)) => Err(err(why.clone())),
+            None => Err(err("no way to install a Sieve script on this server")),
+        }
+    }
 }
 
 impl Server {
@@ -63,6 +106,8 @@ impl Server {
             pass,
             pid,
             data,
+            lmtp: None,
+            sieve: None,
             guard: Guard::default(),
         }
     }
@@ -112,7 +157,7 @@ fn start_postfach(bin: Option<&str>) -> io::Result<Server> {
     serve
         .args(["serve", "--data"])
         .arg(&data)
-        .args(["--imap", "127.0.0.1:0"])
+        .args(["--imap", "127.0.0.1:0", "--lmtp", "127.0.0.1:0"])
         // One benchmark user holds up to 1,000 connections from one address (idlemem); the
         // defaults (32 sessions per user, 50 connections per address) protect a real server.
         .args([
@@ -132,34 +177,65 @@ fn start_postfach(bin: Option<&str>) -> io::Result<Server> {
     let lines = stdout.into_iter().flat_map(|s| BufReader::new(s).lines());
     thread::spawn(move || {
         for line in lines.map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix("listening imap ") {
-                let _ = tx.send(addr.trim().to_string());
+            for kind in ["imap", "lmtp"] {
+                if let Some(addr) = line.strip_prefix(&format!("listening {kind} ")) {
+                    let _ = tx.send((kind, addr.trim().to_string()));
+                }
             }
             let _ = writeln!(sink, "{line}");
         }
     });
-    let Ok(addr) = rx.recv_timeout(TIMEOUT) else {
+    let (mut addr, mut lmtp) = (None, None);
+    let t = Instant::now();
+    while addr.is_none() || lmtp.is_none() {
+        let left = TIMEOUT.saturating_sub(t.elapsed());
+        match rx.recv_timeout(left) {
+            Ok(("imap", a)) => addr = Some(a),
+            Ok((_, a)) => lmtp = Some(a),
+            Err(_) => break,
+        }
+    }
+    let Some(addr) = addr else {
         let stderr = fs::read_to_string(&log).unwrap_or_default();
         let msg = format!("postfach printed no `listening imap ADDR`; stderr:\n{stderr}");
         return Err(err(msg));
     };
+    if lmtp.is_none() {
+        println!("WARNING: postfach printed no `listening lmtp ADDR`");
+    }
+    let sieve = SieveTarget::Postfach {
+        bin: bin.to_string(),
+        data: data.clone(),
+    };
     let mut srv = Server::new(format!("postfach {bin}"), addr, Some(pid), Some(data));
-    srv.guard = guard;
+    (srv.lmtp, srv.sieve, srv.guard) = (lmtp, Some(sieve), guard);
     Ok(srv)
 }
 
-/// Starts a private Dovecot with benches/dovecot.sh, which prints `PORT PID MAILDIR`.
+/// Starts a private Dovecot with benches/dovecot.sh, which prints
+/// `PORT PID MAILDIR lmtp=LMTP_PORT sieve=yes|no`.
 fn start_dovecot() -> io::Result<Server> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/dovecot.sh");
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let free = || -> io::Result<u16> { Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()) };
+    let (port, lmtp_port) = (free()?, free()?);
     let out = Command::new("bash")
         .arg(&script)
-        .arg(port.to_string())
+        .args([port.to_string(), lmtp_port.to_string()])
         .output()?;
     let out = String::from_utf8_lossy(&out.stdout);
     let last = out.lines().last().unwrap_or("");
-    let [port, pid, maildir] = last.split_whitespace().collect::<Vec<_>>()[..] else {
+    let words: Vec<&str> = last.split_whitespace().collect();
+    let [port, pid, maildir, ..] = words[..] else {
         return Err(err(format!("{} failed: {out:?}", script.display())));
+    };
+    let field = |k: &str| words.iter().find_map(|w| w.strip_prefix(&format!("{k}=")));
+    let lmtp = field("lmtp")
+        .filter(|p| *p != "0")
+        .map(|p| format!("127.0.0.1:{p}"));
+    let home = Path::new(maildir).with_file_name("home");
+    let sieve = match field("sieve") {
+        Some("yes") => SieveTarget::File(home.join(".dovecot.sieve")),
+        _ => SieveTarget::Unavailable("Dovecot runs without Pigeonhole Sieve".into()),
     };
     let pid: u32 = pid
         .parse()
@@ -169,6 +245,7 @@ fn start_dovecot() -> io::Result<Server> {
     let name = format!("dovecot {}", String::from_utf8_lossy(&version).trim());
     let addr = format!("127.0.0.1:{port}");
     let mut srv = Server::new(name, addr, Some(pid), Some(maildir.into()));
+    (srv.lmtp, srv.sieve) = (lmtp, Some(sieve));
     srv.guard.pid = Some(pid);
     // Only ever delete the temp dir that dovecot.sh made.
     let tmp = Path::new(maildir).parent();
@@ -206,5 +283,6 @@ pub fn start(f: &HashMap<String, String>) -> io::Result<Server> {
         data,
     );
     (srv.user, srv.pass) = (need("--user")?, need("--pass")?);
+    srv.lmtp = f.get("--lmtp").cloned();
     Ok(srv)
 }
