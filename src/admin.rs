@@ -24,7 +24,7 @@ use crate::cli::{
 use crate::config;
 use crate::deliver::{self, Failure, Settings};
 use crate::notify::Hub;
-use crate::store::acl::{Rights, SHARED_OWNER};
+use crate::store::acl::{Rights, SHARED_OWNER, canonical_identifier};
 use crate::store::user::{Limit, canonical_name};
 use crate::store::{Store, StoreError};
 
@@ -348,9 +348,9 @@ pub async fn execute(store: &Store, req: Request, settings: &Settings) -> Answer
             };
             let new = match rights.as_deref() {
                 None => None,
-                Some(r) => match modify_rights(current.as_deref().unwrap_or(""), r) {
+                Some(r) => match Rights::parse(current.as_deref().unwrap_or("")).unwrap_or_default().modify(r) {
                     Ok(r) => Some(r),
-                    Err(e) => return Answer::Err(e),
+                    Err(c) => return Answer::Err(format!("unknown right '{c}' (use lrswipkxtea)")),
                 },
             };
             store.set_acl(owner, mailbox.clone(), identifier.clone(), new).await.map(|()| {
@@ -448,22 +448,6 @@ async fn deliver_request(
             )
         }
     }
-}
-
-/// Applies `+letters`, `-letters` or `letters` to the current rights (RFC 4314 §3.1).
-fn modify_rights(current: &str, change: &str) -> Result<Rights, String> {
-    let cur = Rights::parse(current).unwrap_or_default();
-    let (op, letters) = match change.as_bytes().first() {
-        Some(b'+') => ('+', &change[1..]),
-        Some(b'-') => ('-', &change[1..]),
-        _ => ('=', change),
-    };
-    let r = Rights::parse(letters).map_err(|c| format!("unknown right '{c}' (use lrswipkxtea)"))?;
-    Ok(match op {
-        '+' => cur.union(r),
-        '-' => cur.minus(r),
-        _ => r,
-    })
 }
 
 /// Serves the control socket until the listener fails.
@@ -669,12 +653,7 @@ fn acl_target(mailbox: &str, owner: Option<String>) -> Result<(String, String), 
 
 /// Validates an ACL identifier: a user, `anyone`, `authenticated`, or one of them negated.
 fn acl_identifier(id: &str) -> Result<String, String> {
-    let (neg, rest) = id.strip_prefix('-').map_or(("", id), |r| ("-", r));
-    let rest = rest.to_lowercase();
-    if rest == "anyone" || rest == "authenticated" {
-        return Ok(format!("{neg}{rest}"));
-    }
-    Ok(format!("{neg}{}", canonical_name(&rest)?))
+    canonical_identifier(id).map_err(String::from)
 }
 
 /// `postfach acl …`.

@@ -75,10 +75,37 @@ impl Rights {
         s
     }
 
+    /// Applies an RFC 4314 §3.1 `mod-rights` to these rights: `+letters` adds, `-letters`
+    /// removes, plain `letters` replaces. An unknown letter is the error.
+    pub fn modify(self, change: &str) -> std::result::Result<Rights, char> {
+        let (op, letters) = match change.as_bytes().first() {
+            Some(b'+') => ('+', &change[1..]),
+            Some(b'-') => ('-', &change[1..]),
+            _ => ('=', change),
+        };
+        let r = Rights::parse(letters)?;
+        Ok(match op {
+            '+' => self.union(r),
+            '-' => self.minus(r),
+            _ => r,
+        })
+    }
+
     /// Letters in canonical order only (stored form).
     pub fn letters(self) -> String {
         ALL_RIGHTS.chars().filter(|&c| self.has(c)).collect()
     }
+}
+
+/// Canonical form of an access-list identifier (RFC 4314 §2): `anyone`, `authenticated` or a
+/// user name, optionally negative (`-name`).
+pub fn canonical_identifier(raw: &str) -> std::result::Result<String, &'static str> {
+    let (neg, id) = raw.strip_prefix('-').map_or(("", raw), |rest| ("-", rest));
+    let id = id.to_lowercase();
+    if id == "anyone" || id == "authenticated" {
+        return Ok(format!("{neg}{id}"));
+    }
+    Ok(format!("{neg}{}", super::user::canonical_name(&id)?))
 }
 
 /// The rights `user` holds on a mailbox owned by `owner` with access list `acl`.
@@ -187,6 +214,14 @@ mod tests {
         assert_eq!(effective("carol", "alice", &acl).letters(), "l");
         assert_eq!(effective("alice", "alice", &[]), Rights::ALL);
         assert!(effective("bob", SHARED_OWNER, &[]).is_empty());
+        let lr = Rights::parse("lr").unwrap();
+        assert_eq!(lr.modify("+sw").unwrap().letters(), "lrsw");
+        assert_eq!(lr.modify("-r").unwrap().letters(), "l");
+        assert_eq!(lr.modify("ie").unwrap().letters(), "ie");
+        assert_eq!(lr.modify("+q"), Err('q'));
+        assert_eq!(canonical_identifier("-Bob").unwrap(), "-bob");
+        assert_eq!(canonical_identifier("ANYONE").unwrap(), "anyone");
+        assert!(canonical_identifier("a b").is_err());
     }
 }
 

@@ -4,25 +4,14 @@
 use crate::error::{CmdError, CmdResult, Done};
 use crate::proto::response::{Code, Data};
 use crate::proto::types::MailboxName;
-use crate::store::acl::{ALL_RIGHTS, Rights, SHARED_OWNER};
-use crate::store::user::canonical_name;
+use crate::store::acl::{ALL_RIGHTS, Rights, SHARED_OWNER, canonical_identifier};
 
 use super::super::access;
 use super::super::session::Session;
 
-/// `identifier` (RFC 4314 §2): `anyone`, `authenticated` or a user name, optionally negative.
+/// `identifier` (RFC 4314 §2), canonical; a malformed one is a BAD.
 fn identifier(raw: &str) -> Result<String, CmdError> {
-    let (neg, id) = match raw.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", raw),
-    };
-    let id = id.to_lowercase();
-    if id == "anyone" || id == "authenticated" {
-        return Ok(format!("{neg}{id}"));
-    }
-    let name =
-        canonical_name(&id).map_err(|_| CmdError::Bad(format!("Invalid identifier {raw}")))?;
-    Ok(format!("{neg}{name}"))
+    canonical_identifier(raw).map_err(|_| CmdError::Bad(format!("Invalid identifier {raw}")))
 }
 
 /// SETACL (with `+`/`-` modifiers) and DELETEACL (`rights: None`).
@@ -53,21 +42,9 @@ pub async fn set(
     let current = Rights::parse(current.as_deref().unwrap_or("")).unwrap_or_default();
     let new = match rights.as_deref() {
         None => None,
-        Some(r) => {
-            let (op, letters) = match r.as_bytes().first() {
-                Some(b'+') => ('+', &r[1..]),
-                Some(b'-') => ('-', &r[1..]),
-                _ => ('=', r),
-            };
-            let parsed = Rights::parse(letters).map_err(|c| {
-                CmdError::Bad(format!("Unknown right '{c}' (supported: {ALL_RIGHTS})"))
-            })?;
-            Some(match op {
-                '+' => current.union(parsed),
-                '-' => current.minus(parsed),
-                _ => parsed,
-            })
-        }
+        Some(r) => Some(current.modify(r).map_err(|c| {
+            CmdError::Bad(format!("Unknown right '{c}' (supported: {ALL_RIGHTS})"))
+        })?),
     };
     s.ctx
         .store
