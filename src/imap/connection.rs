@@ -62,9 +62,14 @@ impl Drop for Reserved<'_> {
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-/// Message bytes read per blocking call while streaming, and the amount of queued message bytes
-/// that triggers a flush.
-const READ_SPAN: u64 = 256 * 1024;
+/// Message bytes handed from the reading thread to the writer at a time.
+const READ_SPAN: usize = 128 * 1024;
+/// Spans read ahead of the writer: memory for streaming is at most this many spans plus the one
+/// being filled and the one being written.
+const READ_AHEAD: usize = 2;
+/// Queued message bytes that trigger a flush. The queue holds only references, so this bounds
+/// how long one flush streams, not memory.
+const STREAM_AT: u64 = 16 * 1024 * 1024;
 /// Buffered output is written out once it reaches this size.
 pub const FLUSH_AT: usize = 64 * 1024;
 /// Bytes read per call.
@@ -298,7 +303,7 @@ impl Connection {
     ) -> io::Result<()> {
         r.into().encode(&mut self.out);
         let pending: u64 = self.out.splices.iter().map(|(_, s)| s.len).sum();
-        if self.out.bytes.len() >= FLUSH_AT || pending >= READ_SPAN {
+        if self.out.bytes.len() >= FLUSH_AT || pending >= STREAM_AT {
             self.flush(snap).await?;
         }
         Ok(())
@@ -310,66 +315,42 @@ impl Connection {
     }
 
     /// Writes everything queued, streaming message bytes from `snap`.
+    ///
+    /// A blocking thread reads and decodes the slices in order into spans of [`READ_SPAN`]
+    /// octets while this task writes the previous ones, so decoding and writing overlap; spans
+    /// go back to the reader to be refilled, so streaming allocates a few buffers per flush.
     pub async fn flush(&mut self, snap: Option<&Arc<ReadTransaction>>) -> io::Result<()> {
         let mut out = std::mem::take(&mut self.out);
         let mut pos = 0;
-        let mut i = 0;
-        while i < out.splices.len() {
+        if !out.splices.is_empty() {
             let Some(snap) = snap else {
                 return Err(io::Error::other("message bytes queued without a snapshot"));
             };
-            // Small slices in a row are read in one blocking call; a large one in pieces.
-            let mut j = i;
-            let mut total = 0;
-            while j < out.splices.len() && (j == i || total + out.splices[j].1.len <= READ_SPAN) {
-                total += out.splices[j].1.len;
-                j += 1;
-            }
-            let pieces: Vec<BlobSlice> = if j == i + 1 {
-                let s = out.splices[i].1;
-                (0..s.len.div_ceil(READ_SPAN))
-                    .map(|k| {
-                        let start = s.start + k * READ_SPAN;
-                        BlobSlice {
-                            blob: s.blob,
-                            start,
-                            len: READ_SPAN.min(s.start + s.len - start),
-                        }
-                    })
-                    .collect()
-            } else {
-                out.splices[i..j].iter().map(|(_, s)| *s).collect()
-            };
-            // Writes the literal text before each slice, then the slice.
-            let mut starts = out.splices[i..j].iter().map(|(o, _)| *o);
-            let mut next_text = starts.next();
-            for batch in pieces.chunks(if j == i + 1 { 1 } else { pieces.len() }) {
-                let (snap, batch_owned) = (snap.clone(), batch.to_vec());
-                let data = smol::unblock(move || {
-                    batch_owned
-                        .iter()
-                        .map(|s| blob::read_range(&snap, s.blob, s.start, s.len))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-                .await
-                .map_err(|e| io::Error::other(e.to_string()))?;
-                for (s, bytes) in batch.iter().zip(data) {
-                    if bytes.len() as u64 != s.len {
-                        // The literal length is already on the wire; the stream cannot go on.
-                        return Err(io::Error::other("stored message shorter than recorded"));
-                    }
-                    // A split large slice writes its text once, before its first piece.
-                    if let Some(offset) =
-                        next_text.filter(|_| j > i + 1 || s.start == out.splices[i].1.start)
-                    {
+            let slices: Vec<BlobSlice> = out.splices.iter().map(|(_, s)| *s).collect();
+            let (tx, rx) = smol::channel::bounded(READ_AHEAD);
+            let (back_tx, back_rx) = smol::channel::bounded(READ_AHEAD + 2);
+            let snap = snap.clone();
+            let reader = smol::unblock(move || read_spans(&snap, &slices, &tx, &back_rx));
+            // Index of the next slice whose preceding text is still to be written.
+            let mut next = 0;
+            while let Ok(span) = rx.recv().await {
+                let span: Span = span?;
+                for (k, &(slice, from)) in span.marks.iter().enumerate() {
+                    let to = span.marks.get(k + 1).map_or(span.data.len(), |m| m.1);
+                    if slice == next {
+                        let offset = out.splices[slice].0;
                         self.stream.write_all(&out.bytes[pos..offset]).await?;
                         pos = offset;
-                        next_text = starts.next();
+                        next += 1;
                     }
-                    self.stream.write_all(&bytes).await?;
+                    self.stream.write_all(&span.data[from..to]).await?;
                 }
+                let _ = back_tx.try_send(span.data);
             }
-            i = j;
+            reader.await;
+            if next != out.splices.len() {
+                return Err(io::Error::other("message stream ended early"));
+            }
         }
         self.stream.write_all(&out.bytes[pos..]).await?;
         self.stream.flush().await?;
@@ -384,6 +365,76 @@ impl Connection {
     /// Flush for output that has no message bytes.
     pub async fn flush_plain(&mut self) -> io::Result<()> {
         self.flush(None).await
+    }
+}
+
+/// Message bytes for the writer: `marks` are `(slice index, offset in data)` where a piece of
+/// that slice begins; a slice's first mark is where its literal text goes before it.
+struct Span {
+    data: Vec<u8>,
+    marks: Vec<(usize, usize)>,
+}
+
+/// The reading side of [`Connection::flush`] (blocking): reads `slices` in order and sends them
+/// in spans. Stops at the first error (sent on) or when the writer has gone.
+fn read_spans(
+    snap: &ReadTransaction,
+    slices: &[BlobSlice],
+    tx: &smol::channel::Sender<io::Result<Span>>,
+    back: &smol::channel::Receiver<Vec<u8>>,
+) {
+    let new_span = || Span {
+        data: back
+            .try_recv()
+            .map(|mut d| {
+                d.clear();
+                d
+            })
+            .unwrap_or_else(|_| Vec::with_capacity(READ_SPAN)),
+        marks: Vec::new(),
+    };
+    let mut reader = match blob::Reader::new(snap) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = tx.send_blocking(Err(io::Error::other(e.to_string())));
+            return;
+        }
+    };
+    let mut span = new_span();
+    for (i, s) in slices.iter().enumerate() {
+        let end = s.start + s.len;
+        let mut at = s.start;
+        loop {
+            let take = (end - at).min((READ_SPAN - span.data.len()) as u64);
+            let before = span.data.len();
+            span.marks.push((i, before));
+            let read = reader.read_into(s.blob, at, take, &mut span.data);
+            let err = match read {
+                Err(e) => Some(io::Error::other(e.to_string())),
+                // The literal length is already on the wire; the stream cannot go on.
+                Ok(()) if (span.data.len() - before) as u64 != take => {
+                    Some(io::Error::other("stored message shorter than recorded"))
+                }
+                Ok(()) => None,
+            };
+            if let Some(e) = err {
+                let _ = tx.send_blocking(Err(e));
+                return;
+            }
+            at += take;
+            if span.data.len() >= READ_SPAN {
+                let full = std::mem::replace(&mut span, new_span());
+                if tx.send_blocking(Ok(full)).is_err() {
+                    return;
+                }
+            }
+            if at >= end {
+                break;
+            }
+        }
+    }
+    if !span.marks.is_empty() {
+        let _ = tx.send_blocking(Ok(span));
     }
 }
 

@@ -74,6 +74,6 @@ pub use section::{Section, SectionData, SectionText, filter_header, resolve_sect
 #[cfg(test)]
 pub use text::{DecodeError, TransferEncoding};
 pub use text::{
-    EnvelopeField, SearchField, contains_ci, decode_transfer, envelope_text, part_encoding,
-    search_text,
+    EnvelopeField, SearchField, Sparse, base64_bodies, contains_ci, decode_transfer, envelope_text,
+    part_encoding, search_ranges, search_text,
 };

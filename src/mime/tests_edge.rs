@@ -134,7 +134,7 @@ fn garbage_does_not_panic() {
     assert_eq!(envelope(&m), "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
     assert_eq!(m.header_len(), raw.len() as u64);
     roundtrip(&m);
-    let _ = search_text(raw, &m, SearchField::Text);
+    let _ = search_text(&raw[..], &m, SearchField::Text);
 }
 
 #[test]

@@ -77,6 +77,28 @@ pub fn part_encoding(meta: &MessageMeta, part: &[u32]) -> Option<TransferEncodin
     })
 }
 
+/// Body ranges `(start, end)` of the leaf parts sent base64-encoded, in message order: the
+/// store keeps such runs decoded (they shrink by a quarter and re-encode far faster than they
+/// inflate).
+pub fn base64_bodies(meta: &MessageMeta) -> Vec<(u64, u64)> {
+    fn walk(p: &Part, out: &mut Vec<(u64, u64)>) {
+        match &p.body {
+            Body::Multipart(children) => children.iter().for_each(|c| walk(c, out)),
+            Body::Message(m) => walk(&m.root, out),
+            Body::Basic | Body::Text => {
+                if TransferEncoding::parse(p.encoding.as_deref()) == TransferEncoding::Base64
+                    && p.body_end > p.body_start
+                {
+                    out.push((p.body_start, p.body_end));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&meta.root, &mut out);
+    out
+}
+
 /// Decodes a part body. Decoding is lenient as RFC 2045 asks: base64
 /// ignores characters outside its alphabet, quoted-printable keeps a
 /// malformed `=` literally and drops trailing blanks on lines.
@@ -231,10 +253,77 @@ fn slice(raw: &[u8], start: u64, end: u64) -> &[u8] {
     raw.get(s..e).unwrap_or(&[])
 }
 
+/// Message bytes as SEARCH sees them: the whole message, or only the ranges it needs.
+pub trait Content {
+    /// Octets `[start, end)`; empty when they are not at hand.
+    fn range(&self, start: u64, end: u64) -> &[u8];
+}
+
+impl Content for [u8] {
+    fn range(&self, start: u64, end: u64) -> &[u8] {
+        slice(self, start, end)
+    }
+}
+
+impl Content for Vec<u8> {
+    fn range(&self, start: u64, end: u64) -> &[u8] {
+        slice(self, start, end)
+    }
+}
+
+/// Some ranges of a message, as listed by [`search_ranges`], so SEARCH never reads (or
+/// decodes from storage) attachments it does not look at.
+#[derive(Default)]
+pub struct Sparse {
+    pub data: Vec<u8>,
+    /// `(start, end, offset in data)`, in message order.
+    pub spans: Vec<(u64, u64, usize)>,
+}
+
+impl Content for Sparse {
+    fn range(&self, start: u64, end: u64) -> &[u8] {
+        let i = self.spans.partition_point(|&(_, e, _)| e < end);
+        match self.spans.get(i) {
+            Some(&(s, e, at)) if s <= start && end <= e && start <= end => {
+                let from = at + (start - s) as usize;
+                &self.data[from..from + (end - start) as usize]
+            }
+            _ => &[],
+        }
+    }
+}
+
+/// The ranges of the message that [`search_text`] reads for `what`, in message order.
+pub fn search_ranges(meta: &MessageMeta, what: SearchField<'_>) -> Vec<(u64, u64)> {
+    fn body(p: &Part, out: &mut Vec<(u64, u64)>) {
+        match &p.body {
+            Body::Basic => {}
+            Body::Multipart(children) => children.iter().for_each(|c| body(c, out)),
+            Body::Message(m) => {
+                out.push((m.root.header_start, m.root.body_start));
+                body(&m.root, out);
+            }
+            Body::Text => out.push((p.body_start, p.body_end)),
+        }
+    }
+    let mut out = Vec::new();
+    if !matches!(what, SearchField::Body) {
+        out.push((meta.root.header_start, meta.root.body_start));
+    }
+    if matches!(what, SearchField::Body | SearchField::Text) {
+        body(&meta.root, &mut out);
+    }
+    out
+}
+
 /// Decoded text for SEARCH, separated by newlines; `None` when a header
 /// or address field is not present at all (so `HEADER x ""` can tell).
-pub fn search_text(raw: &[u8], meta: &MessageMeta, what: SearchField<'_>) -> Option<String> {
-    let head = slice(raw, meta.root.header_start, meta.root.body_start);
+pub fn search_text(
+    raw: &(impl Content + ?Sized),
+    meta: &MessageMeta,
+    what: SearchField<'_>,
+) -> Option<String> {
+    let head = raw.range(meta.root.header_start, meta.root.body_start);
     let mut out = String::new();
     match what {
         SearchField::Body => body_text(raw, &meta.root, &mut out),
@@ -352,7 +441,7 @@ fn header_text(head: &[u8], out: &mut String) {
     }
 }
 
-fn body_text(raw: &[u8], part: &Part, out: &mut String) {
+fn body_text(raw: &(impl Content + ?Sized), part: &Part, out: &mut String) {
     match &part.body {
         Body::Basic => {}
         Body::Multipart(children) => {
@@ -361,11 +450,11 @@ fn body_text(raw: &[u8], part: &Part, out: &mut String) {
             }
         }
         Body::Message(m) => {
-            header_text(slice(raw, m.root.header_start, m.root.body_start), out);
+            header_text(raw.range(m.root.header_start, m.root.body_start), out);
             body_text(raw, &m.root, out);
         }
         Body::Text => {
-            let body = slice(raw, part.body_start, part.body_end);
+            let body = raw.range(part.body_start, part.body_end);
             let enc = TransferEncoding::parse(part.encoding.as_deref());
             let decoded = decode_transfer(enc, body).unwrap_or_else(|_| body.to_vec());
             let text = decode_charset(part.param(b"charset"), &decoded);

@@ -206,6 +206,12 @@ fn init_schema(db: &Database) -> Result<()> {
                 info!("created new database (schema {SCHEMA_VERSION})");
             }
             Some(SCHEMA_VERSION) => {}
+            // Version 1 files are readable as they are; from 2 on, chunks may be base64 runs
+            // stored decoded, which a version 1 binary cannot read, so the mark moves up.
+            Some(1) => {
+                meta.insert("schema", SCHEMA_VERSION)?;
+                info!("database schema upgraded from 1 to {SCHEMA_VERSION}");
+            }
             Some(v) => return Err(StoreError::Internal(format!("unknown schema version {v}"))),
         }
         txn.open_table(USERS)?;

@@ -7,7 +7,7 @@ use super::codec::{Corrupt, Reader, Writer};
 use crate::proto::types::{DateTime, Flag};
 
 /// Schema version stored under `META["schema"]`; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// `name → u64`: `schema`, `next_mailbox_id`, `next_blob_id`, `last_uidvalidity`.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");

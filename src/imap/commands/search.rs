@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use crate::error::{CmdError, CmdResult, Done};
 use crate::mime::{
-    EnvelopeField, MessageMeta, SearchField, contains_ci, envelope_text, search_text,
+    EnvelopeField, MessageMeta, SearchField, Sparse, contains_ci, envelope_text, search_ranges,
+    search_text,
 };
 use crate::proto::command::Sequence;
 use crate::proto::response::{Code, Data};
@@ -192,6 +193,7 @@ impl Scan<'_> {
             saved: self.saved,
         };
         let mut out = Vec::new();
+        let mut reader = blob::Reader::new(self.snap)?;
         let part = &self.uids[range.clone()];
         for (i, chunk) in part.chunks(256).enumerate() {
             let chunk_start = range.start + i * 256;
@@ -206,7 +208,7 @@ impl Scan<'_> {
                     blob: &b,
                     meta: None,
                     raw: None,
-                    snap: self.snap,
+                    reader: &mut reader,
                 };
                 if eval(key, &mut m, &ctx)? {
                     out.push((uid, row.modseq));
@@ -231,9 +233,9 @@ struct Msg<'a> {
     recent: bool,
     blob: &'a BlobRecord,
     meta: Option<MessageMeta>,
-    /// Loaded content: the header only, or the whole message.
-    raw: Option<(Vec<u8>, bool)>,
-    snap: &'a redb::ReadTransaction,
+    /// Loaded content: the header only, or also the text parts.
+    raw: Option<(Sparse, bool)>,
+    reader: &'a mut blob::Reader,
 }
 
 impl Msg<'_> {
@@ -249,21 +251,31 @@ impl Msg<'_> {
         envelope_text(self.meta(), field).is_some_and(|v| contains_ci(&v, t))
     }
 
-    /// Does `field` (decoded) contain `t`? Header fields need only the header bytes.
+    /// Does `field` (decoded) contain `t`? Header fields need only the header bytes, BODY and
+    /// TEXT only the text parts: attachments are never read.
     /// An empty `t` matches when the field exists (RFC 3501 §6.4.4 HEADER).
     fn field(&mut self, field: SearchField<'_>, t: &str) -> StoreResult<bool> {
         let whole = matches!(field, SearchField::Body | SearchField::Text);
         let have = matches!(&self.raw, Some((_, w)) if *w || !whole);
         if !have {
-            let len = if whole {
-                self.blob.size
-            } else {
-                self.meta().header_len().min(self.blob.size)
-            };
-            self.raw = Some((
-                blob::read_range_of(self.snap, self.blob, self.row.blob, 0, len)?,
-                whole,
-            ));
+            // Whatever BODY or TEXT reads covers what a header key reads.
+            let want = if whole { SearchField::Text } else { field };
+            let ranges = search_ranges(self.meta(), want);
+            let mut sparse = Sparse::default();
+            for (start, end) in ranges {
+                let end = end.min(self.blob.size);
+                let at = sparse.data.len();
+                let len = end.saturating_sub(start);
+                self.reader
+                    .read_into(self.row.blob, start, len, &mut sparse.data)?;
+                if (sparse.data.len() - at) as u64 != len {
+                    return Err(crate::store::StoreError::Internal(
+                        "stored message shorter than recorded".into(),
+                    ));
+                }
+                sparse.spans.push((start, start + len, at));
+            }
+            self.raw = Some((sparse, whole));
         }
         self.meta();
         let (Some((raw, _)), Some(meta)) = (&self.raw, &self.meta) else {
