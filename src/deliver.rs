@@ -25,9 +25,9 @@ use log::{info, warn};
 
 use crate::proto::types::{DateTime, Flag, MailboxName};
 use crate::sieve;
-use crate::store::delivery::{Filed, Recipient, Target};
+use crate::store::delivery::{Filed, Recipient, Target, recipient_in};
 use crate::store::message::NewMessage;
-use crate::store::schema::split_flags;
+use crate::store::schema::{UserRecord, split_flags};
 use crate::store::user::canonical_name;
 use crate::store::{Store, StoreError, blob};
 
@@ -94,17 +94,22 @@ pub fn candidates(address: &str) -> Vec<(String, Option<String>)> {
 }
 
 /// Maps an LMTP recipient to an account; `None` for an unknown user.
-pub async fn map_address(store: &Store, address: &str) -> Result<Option<Rcpt>, StoreError> {
-    for (user, detail) in candidates(address) {
-        if store.user_get(user.clone()).await?.is_some() {
-            return Ok(Some(Rcpt {
-                address: address.trim_matches(['<', '>']).to_string(),
-                user,
-                detail,
-            }));
-        }
-    }
-    Ok(None)
+pub async fn map_address(
+    store: &Store,
+    address: &str,
+) -> Result<Option<(Rcpt, UserRecord)>, StoreError> {
+    let mut cands = candidates(address);
+    let names = cands.iter().map(|(u, _)| u.clone()).collect();
+    let Some((i, record)) = store.first_user(names).await? else {
+        return Ok(None);
+    };
+    let (user, detail) = cands.swap_remove(i);
+    let rcpt = Rcpt {
+        address: address.trim_matches(['<', '>']).to_string(),
+        user,
+        detail,
+    };
+    Ok(Some((rcpt, record)))
 }
 
 /// One delivery request.
@@ -125,43 +130,43 @@ pub async fn deliver(
     job: Job<'_>,
     body: Arc<Vec<u8>>,
 ) -> Result<Filed, Failure> {
-    let rcpt = store
-        .recipient(job.rcpt.user.clone())
-        .await?
-        .ok_or(Failure::UnknownUser)?;
     let head = trace_headers(&job);
     let size = head.len() as u64 + strip_mbox_from(&body).len() as u64;
     if size > settings.max_message {
         return Err(Failure::TooBig);
     }
-    if rcpt
-        .record
-        .quota_storage
-        .is_some_and(|q| rcpt.record.used_storage + size > q)
-        || rcpt
-            .record
-            .quota_messages
-            .is_some_and(|q| rcpt.record.used_messages >= q)
-    {
-        // Early refusal; the store checks again inside the transaction.
-        return Err(Failure::OverQuota);
-    }
-    let default = default_mailbox(&rcpt, job.rcpt.detail.as_deref(), job.mailbox);
     let envelope = sieve::EnvelopeInfo {
         from: job.from.unwrap_or("").to_string(),
         to: job.rcpt.address.clone(),
     };
     let spam_junk = settings.spam_junk;
-    let user = rcpt.user.clone();
-    let (targets, content) = smol::unblock(move || {
-        let mut raw = head;
-        raw.extend_from_slice(strip_mbox_from(&body));
-        // Normalised first, so the Sieve `size` test sees RFC822.SIZE.
-        let raw = blob::normalize_crlf(raw);
-        let targets = decide(&rcpt, &raw, &envelope, &default, spam_junk);
-        (targets, blob::prepare(raw))
-    })
-    .await;
+    let (user, detail) = (job.rcpt.user.clone(), job.rcpt.detail.clone());
+    let explicit = job.mailbox.map(str::to_string);
+    // The recipient's state, the filter and the content preparation in one blocking call.
+    let (targets, content) = store
+        .read(move |rtx| {
+            let Some(rcpt) = recipient_in(rtx, user)? else {
+                return Err(StoreError::NoSuchUser);
+            };
+            let rec = &rcpt.record;
+            if rec
+                .quota_storage
+                .is_some_and(|q| rec.used_storage + size > q)
+                || rec.quota_messages.is_some_and(|q| rec.used_messages >= q)
+            {
+                // Early refusal; the store checks again inside the transaction.
+                return Err(StoreError::OverQuota);
+            }
+            let default = default_mailbox(&rcpt, detail.as_deref(), explicit.as_deref());
+            let mut raw = head;
+            raw.extend_from_slice(strip_mbox_from(&body));
+            // Normalised first, so the Sieve `size` test sees RFC822.SIZE.
+            let raw = blob::normalize_crlf(raw);
+            let targets = decide(&rcpt, &raw, &envelope, &default, spam_junk);
+            Ok((targets, blob::prepare(raw)))
+        })
+        .await?;
+    let user = job.rcpt.user.clone();
     let filed = store.deliver(user.clone(), targets, content).await?;
     let names: Vec<&str> = filed.iter().map(|(m, _)| m.as_str()).collect();
     info!("delivered to {user}: {}", names.join(", "));

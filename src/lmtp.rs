@@ -194,22 +194,45 @@ impl DotDecoder {
     }
 
     fn push(&mut self, b: u8) {
-        self.total += 1;
-        if self.total <= self.limit {
-            self.data.push(b);
-        }
+        self.extend(&[b]);
+    }
+
+    /// Content octets; those beyond the limit are only counted.
+    fn extend(&mut self, bytes: &[u8]) {
+        let room = self.limit.saturating_sub(self.total);
+        let keep = bytes.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        self.data.extend_from_slice(&bytes[..keep]);
+        self.total += bytes.len() as u64;
     }
 
     /// Consumes bytes up to and including the terminator; returns how many were used.
     pub fn feed(&mut self, input: &[u8]) -> usize {
-        for (i, &b) in input.iter().enumerate() {
+        let mut i = 0;
+        while i < input.len() {
+            if self.state == DotState::Middle {
+                // Inside a line: everything up to its LF is content as it is.
+                match memchr::memchr(b'\n', &input[i..]) {
+                    Some(k) => {
+                        self.extend(&input[i..=i + k]);
+                        i += k + 1;
+                        self.state = DotState::LineStart;
+                    }
+                    None => {
+                        self.extend(&input[i..]);
+                        i = input.len();
+                    }
+                }
+                continue;
+            }
+            let b = input[i];
+            i += 1;
             self.state = match (self.state, b) {
-                (DotState::Done, _) => return i,
+                (DotState::Done, _) => return i - 1,
                 (DotState::LineStart, b'.') => DotState::Dot,
                 (DotState::Dot, b'\r') => DotState::DotCr,
                 (DotState::Dot | DotState::DotCr, b'\n') => {
                     self.state = DotState::Done;
-                    return i + 1;
+                    return i;
                 }
                 (DotState::DotCr, _) => {
                     // `.` CR x: the dot was stuffing; the CR is content.
@@ -542,7 +565,8 @@ pub async fn serve(
     settings: &Settings,
     host: &str,
 ) -> std::io::Result<()> {
-    let mut r = BufReader::new(reader);
+    // Message data arrives in large writes: read it in few calls (an MTA keeps few connections).
+    let mut r = BufReader::with_capacity(64 * 1024, reader);
     let mut out = Vec::new();
     Reply::new(220, "", format!("{host} postfach LMTP ready")).encode(&mut out);
     let mut t = Transaction::default();
@@ -578,17 +602,13 @@ pub async fn serve(
             Next::Rcpt(addr) => {
                 let size = t.size;
                 let found = match deliver::map_address(store, &addr).await {
-                    Ok(Some(rcpt)) => match store.user_get(rcpt.user.clone()).await {
-                        Ok(Some(u)) => {
-                            // Refuse early when the declared size cannot fit (RFC 1870 §6.2).
-                            let full = u.quota_messages.is_some_and(|q| u.used_messages >= q)
-                                || u.quota_storage
-                                    .is_some_and(|q| u.used_storage + size.unwrap_or(0) > q);
-                            Ok(Some((rcpt, full)))
-                        }
-                        Ok(None) => Ok(None),
-                        Err(_) => Err(()),
-                    },
+                    Ok(Some((rcpt, u))) => {
+                        // Refuse early when the declared size cannot fit (RFC 1870 §6.2).
+                        let full = u.quota_messages.is_some_and(|q| u.used_messages >= q)
+                            || u.quota_storage
+                                .is_some_and(|q| u.used_storage + size.unwrap_or(0) > q);
+                        Ok(Some((rcpt, full)))
+                    }
                     Ok(None) => Ok(None),
                     Err(e) => {
                         warn!("LMTP recipient lookup failed: {e}");
@@ -602,6 +622,7 @@ pub async fn serve(
                 writer.write_all(&out).await?;
                 writer.flush().await?;
                 out.clear();
+                let td = std::time::Instant::now();
                 let mut dec = DotDecoder::new(settings.max_message);
                 while !dec.done() {
                     let buf = timed(r.fill_buf()).await?;
@@ -610,6 +631,18 @@ pub async fn serve(
                     }
                     let n = dec.feed(buf);
                     r.consume(n);
+                }
+                let data_t = td.elapsed();
+                if std::env::var_os("PF_TIMING").is_some() {
+                    use std::io::Write;
+                    let _ = writeln!(
+                        std::fs::OpenOptions::new()
+                            .append(true)
+                            .create(true)
+                            .open("/tmp/pf_timing.log")
+                            .unwrap(),
+                        "TIMING data {data_t:?}"
+                    );
                 }
                 let (from, rcpts) = t.take();
                 let too_big = dec.too_big();
@@ -673,6 +706,69 @@ mod tests {
         }
         assert!(d.done());
         assert_eq!(d.data, b"x\r\n. y\r\n..\r\n");
+    }
+
+    /// Line by line, as RFC 5321 §4.5.2 states it: the line `.` ends the data, any other
+    /// line loses a leading dot.
+    fn reference(input: &[u8]) -> (Vec<u8>, usize) {
+        let (mut out, mut pos) = (Vec::new(), 0);
+        loop {
+            let end = pos + input[pos..].iter().position(|&b| b == b'\n').unwrap() + 1;
+            let line = &input[pos..end];
+            let bare = line.strip_suffix(b"\n").unwrap();
+            if bare.strip_suffix(b"\r").unwrap_or(bare) == b"." {
+                return (out, end);
+            }
+            out.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
+            pos = end;
+        }
+    }
+
+    #[test]
+    fn unstuffing_matches_the_line_rule_for_any_cut() {
+        let mut x: u32 = 12345;
+        let mut next = |n: u32| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x % n
+        };
+        for _ in 0..300 {
+            let mut input = Vec::new();
+            for _ in 0..next(30) {
+                for _ in 0..next(12) {
+                    input.push(b".\r\nab"[next(5) as usize]);
+                }
+                input.extend_from_slice(if next(3) == 0 { b"\n" } else { b"\r\n" });
+            }
+            input.extend_from_slice(b".\r\nMAIL FROM:<>\r\n");
+            let (want, used_want) = reference(&input);
+            let mut cuts: Vec<usize> = (0..next(6))
+                .map(|_| next(input.len() as u32) as usize)
+                .collect();
+            cuts.sort_unstable();
+            let mut pieces = Vec::new();
+            let mut at = 0;
+            for c in cuts {
+                pieces.push(&input[at..c]);
+                at = c;
+            }
+            pieces.push(&input[at..]);
+            let mut d = DotDecoder::new(1 << 20);
+            let mut used = 0;
+            for p in pieces {
+                if !d.done() {
+                    used += d.feed(p);
+                }
+            }
+            assert!(d.done());
+            assert_eq!(
+                (d.data, used),
+                (want, used_want),
+                "{:?}",
+                String::from_utf8_lossy(&input)
+            );
+        }
     }
 
     #[test]

@@ -33,15 +33,20 @@ pub struct Prepared {
 /// Converts bare LF (and lone CR) line ends to CRLF: IMAP requires CRLF and RFC822.SIZE must
 /// equal the octets FETCH sends.
 pub fn normalize_crlf(raw: Vec<u8>) -> Vec<u8> {
-    let needs = raw.iter().enumerate().any(|(i, &b)| {
-        (b == b'\n' && (i == 0 || raw[i - 1] != b'\r'))
-            || (b == b'\r' && raw.get(i + 1) != Some(&b'\n'))
+    // Line ends are found a vector at a time; most mail needs no change at all.
+    let bad = memchr::memchr2_iter(b'\r', b'\n', &raw).find(|&p| {
+        if raw[p] == b'\r' {
+            raw.get(p + 1) != Some(&b'\n')
+        } else {
+            p == 0 || raw[p - 1] != b'\r'
+        }
     });
-    if !needs {
+    let Some(first) = bad else {
         return raw;
-    }
+    };
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 32);
-    let mut i = 0;
+    out.extend_from_slice(&raw[..first]);
+    let mut i = first;
     while i < raw.len() {
         match raw[i] {
             b'\r' if raw.get(i + 1) == Some(&b'\n') => {

@@ -23,6 +23,42 @@ pub struct Recipient {
     pub mailboxes: Vec<String>,
 }
 
+/// The recipient's record, script and mailbox names; `None` for an unknown user. Delivery
+/// reads it in the same blocking call that prepares the message.
+pub fn recipient_in(rtx: &redb::ReadTransaction, user: String) -> Result<Option<Recipient>> {
+    let Some(record) = rtx
+        .open_table(USERS)?
+        .get(user.as_str())?
+        .map(|v| UserRecord::decode(v.value()))
+        .transpose()?
+    else {
+        return Ok(None);
+    };
+    let script = rtx
+        .open_table(SIEVE)?
+        .get(user.as_str())?
+        .map(|v| v.value().to_string());
+    let names = rtx.open_table(MAILBOX_NAMES)?;
+    let boxes = rtx.open_table(MAILBOXES)?;
+    let mut mailboxes = Vec::new();
+    for r in names.range((user.as_str(), "")..)? {
+        let (k, _) = r?;
+        let (owner, name) = k.value();
+        if owner != user {
+            break;
+        }
+        if lookup(&names, &boxes, owner, name)?.is_some_and(|m| !m.rec.noselect) {
+            mailboxes.push(name.to_string());
+        }
+    }
+    Ok(Some(Recipient {
+        user,
+        record,
+        script,
+        mailboxes,
+    }))
+}
+
 /// One copy to store.
 pub struct Target {
     /// A validated mailbox name.
@@ -36,40 +72,16 @@ pub struct Target {
 pub type Filed = Vec<(String, u32)>;
 
 impl Store {
-    /// The recipient's record, script and mailbox names; `None` for an unknown user.
-    pub async fn recipient(&self, user: String) -> Result<Option<Recipient>> {
+    /// The first of `names` that is an account, with its record (one read).
+    pub async fn first_user(&self, names: Vec<String>) -> Result<Option<(usize, UserRecord)>> {
         self.read(move |rtx| {
-            let Some(record) = rtx
-                .open_table(USERS)?
-                .get(user.as_str())?
-                .map(|v| UserRecord::decode(v.value()))
-                .transpose()?
-            else {
-                return Ok(None);
-            };
-            let script = rtx
-                .open_table(SIEVE)?
-                .get(user.as_str())?
-                .map(|v| v.value().to_string());
-            let names = rtx.open_table(MAILBOX_NAMES)?;
-            let boxes = rtx.open_table(MAILBOXES)?;
-            let mut mailboxes = Vec::new();
-            for r in names.range((user.as_str(), "")..)? {
-                let (k, _) = r?;
-                let (owner, name) = k.value();
-                if owner != user {
-                    break;
-                }
-                if lookup(&names, &boxes, owner, name)?.is_some_and(|m| !m.rec.noselect) {
-                    mailboxes.push(name.to_string());
+            let users = rtx.open_table(USERS)?;
+            for (i, name) in names.iter().enumerate() {
+                if let Some(v) = users.get(name.as_str())? {
+                    return Ok(Some((i, UserRecord::decode(v.value())?)));
                 }
             }
-            Ok(Some(Recipient {
-                user,
-                record,
-                script,
-                mailboxes,
-            }))
+            Ok(None)
         })
         .await
     }
