@@ -245,10 +245,7 @@ fn split_multipart(raw: &[u8], start: usize, end: usize, boundary: &[u8]) -> Vec
     let mut current: Option<usize> = None;
     let mut pos = start;
     while pos < end {
-        let next = raw[pos..end]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(end, |i| pos + i + 1);
+        let next = memchr::memchr(b'\n', &raw[pos..end]).map_or(end, |i| pos + i + 1);
         if raw[pos] == b'-' {
             let line = raw[pos..next]
                 .strip_suffix(b"\n")

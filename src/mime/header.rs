@@ -16,7 +16,7 @@ pub(super) fn header_end(raw: &[u8], start: usize, end: usize) -> usize {
             b'\r' if raw.get(pos + 1) == Some(&b'\n') && pos + 1 < end => return pos + 2,
             _ => {}
         }
-        match raw[pos..end].iter().position(|&b| b == b'\n') {
+        match memchr::memchr(b'\n', &raw[pos..end]) {
             Some(i) => pos += i + 1,
             None => return end,
         }
@@ -51,7 +51,7 @@ pub(super) fn fields(header: &[u8]) -> impl Iterator<Item = Field<'_>> {
         // The field runs until a line break followed by a non-blank.
         let mut len = 0;
         loop {
-            match rest[len..].iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', &rest[len..]) {
                 None => {
                     len = rest.len();
                     break;

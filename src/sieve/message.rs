@@ -37,7 +37,7 @@ impl<'a> MessageView<'a> {
         let mut current: Option<(&'a str, Vec<u8>)> = None;
         let mut rest = raw;
         while !rest.is_empty() {
-            let (line, next) = match rest.iter().position(|&b| b == b'\n') {
+            let (line, next) = match memchr::memchr(b'\n', rest) {
                 Some(i) => rest.split_at(i + 1),
                 None => (rest, &rest[rest.len()..]),
             };

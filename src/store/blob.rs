@@ -166,7 +166,7 @@ struct Base64Run {
 
 impl Base64Run {
     fn parse(body: &[u8]) -> Option<Base64Run> {
-        let line = body.windows(2).position(|w| w == b"\r\n")?;
+        let line = memchr::memmem::find(body, b"\r\n")?;
         if line == 0 || line % 4 != 0 || line > 252 {
             return None;
         }
@@ -182,7 +182,7 @@ impl Base64Run {
         let mut final_crlf = true;
         // One last line, possibly padded, possibly without CRLF at the end of the body.
         let rest = &body[pos..];
-        let end = rest.windows(2).position(|w| w == b"\r\n");
+        let end = memchr::memmem::find(rest, b"\r\n");
         let last = &rest[..end.unwrap_or(rest.len())];
         if !last.is_empty() && last.len() <= line && last.len() % 4 == 0 {
             let mark = decoded.len();
@@ -225,21 +225,31 @@ impl Base64Run {
     }
 }
 
-/// Decodes complete 4-character quanta without padding; false on anything else.
+/// Decodes complete 4-character quanta without padding; false (and nothing added) on anything
+/// else.
 fn decode_quanta(chars: &[u8], out: &mut Vec<u8>) -> bool {
     if chars.len() % 4 != 0 {
         return false;
     }
-    for q in chars.chunks_exact(4) {
-        let v = q.iter().map(|&c| B64_VALUE[c as usize]);
-        let mut n = 0u32;
-        for x in v {
-            if x == 0xff {
-                return false;
-            }
-            n = (n << 6) | u32::from(x);
-        }
-        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    let at = out.len();
+    out.resize(at + chars.len() / 4 * 3, 0);
+    // Invalid characters map to 0xff: any of them leaves a high bit in `bad`. Slice patterns
+    // rather than iterator adapters: at opt-level "s" those are not inlined.
+    let mut bad = 0u8;
+    let (mut src, mut dst) = (chars, &mut out[at..]);
+    while let ([a, b, c, d, rest @ ..], [x, y, z, more @ ..]) = (src, dst) {
+        let v = |ch: &u8| B64_VALUE[usize::from(*ch)];
+        let (a, b, c, d) = (v(a), v(b), v(c), v(d));
+        bad |= a | b | c | d;
+        let n = (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(d);
+        *x = (n >> 16) as u8;
+        *y = (n >> 8) as u8;
+        *z = n as u8;
+        (src, dst) = (rest, more);
+    }
+    if bad & 0xc0 != 0 {
+        out.truncate(at);
+        return false;
     }
     true
 }
@@ -285,12 +295,14 @@ fn encode_lines(data: &[u8], line: usize, final_crlf: bool, out: &mut Vec<u8>) {
     while let Some(src) = lines.next() {
         let full = src.len() / 3 * 3;
         let (body, rest) = dst.split_at_mut(src.len().div_ceil(3) * 4);
-        for (q, c) in src[..full].chunks_exact(3).zip(body.chunks_exact_mut(4)) {
-            let n = (u32::from(q[0]) << 16) | (u32::from(q[1]) << 8) | u32::from(q[2]);
-            c[0] = ALPHABET[(n >> 18) as usize];
-            c[1] = ALPHABET[(n >> 12 & 63) as usize];
-            c[2] = ALPHABET[(n >> 6 & 63) as usize];
-            c[3] = ALPHABET[(n & 63) as usize];
+        let (mut from, mut to) = (&src[..full], &mut *body);
+        while let ([a, b, c, more @ ..], [w, x, y, z, rest @ ..]) = (from, to) {
+            let n = (u32::from(*a) << 16) | (u32::from(*b) << 8) | u32::from(*c);
+            *w = ALPHABET[(n >> 18) as usize];
+            *x = ALPHABET[(n >> 12 & 63) as usize];
+            *y = ALPHABET[(n >> 6 & 63) as usize];
+            *z = ALPHABET[(n & 63) as usize];
+            (from, to) = (more, rest);
         }
         let tail = &src[full..];
         if !tail.is_empty() {
@@ -309,7 +321,8 @@ fn encode_lines(data: &[u8], line: usize, final_crlf: bool, out: &mut Vec<u8>) {
         dst = rest;
         if lines.peek().is_some() || final_crlf {
             let (eol, rest) = dst.split_at_mut(2);
-            eol.copy_from_slice(b"\r\n");
+            eol[0] = b'\r';
+            eol[1] = b'\n';
             dst = rest;
         }
     }
