@@ -152,6 +152,18 @@ const fn b64_values() -> [u8; 256] {
 }
 const B64_VALUE: [u8; 256] = b64_values();
 
+/// The two characters of every 12-bit value: encoding looks up 12 bits at a time.
+const fn b64_pairs() -> [[u8; 2]; 4096] {
+    let mut t = [[0u8; 2]; 4096];
+    let mut i = 0;
+    while i < 4096 {
+        t[i] = [ALPHABET[i >> 6], ALPHABET[i & 63]];
+        i += 1;
+    }
+    t
+}
+static B64_PAIRS: [[u8; 2]; 4096] = b64_pairs();
+
 /// A prefix of a base64 body that re-encodes exactly from its decoded octets: lines of one
 /// length (a multiple of 4) ending in CRLF, then at most one shorter, padded line.
 struct Base64Run {
@@ -298,10 +310,8 @@ fn encode_lines(data: &[u8], line: usize, final_crlf: bool, out: &mut Vec<u8>) {
         let (mut from, mut to) = (&src[..full], &mut *body);
         while let ([a, b, c, more @ ..], [w, x, y, z, rest @ ..]) = (from, to) {
             let n = (u32::from(*a) << 16) | (u32::from(*b) << 8) | u32::from(*c);
-            *w = ALPHABET[(n >> 18) as usize];
-            *x = ALPHABET[(n >> 12 & 63) as usize];
-            *y = ALPHABET[(n >> 6 & 63) as usize];
-            *z = ALPHABET[(n & 63) as usize];
+            let [hi, lo] = [B64_PAIRS[(n >> 12) as usize], B64_PAIRS[(n & 0xfff) as usize]];
+            (*w, *x, *y, *z) = (hi[0], hi[1], lo[0], lo[1]);
             (from, to) = (more, rest);
         }
         let tail = &src[full..];
