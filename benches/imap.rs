@@ -92,7 +92,7 @@ mod qresync;
 mod servers;
 
 use client::{Client, quote, untagged_num};
-use procfs::{Mem, Span, du, mem, watch};
+use procfs::{Mem, Span, du, du_blocks, mem, watch};
 use servers::{Server, start};
 
 const USER: &str = "benchuser";
@@ -357,6 +357,7 @@ fn size(b: &mut Bench) -> io::Result<()> {
     let _ = fs::remove_dir_all(&dir);
     let maildir = maildir?;
     let server = b.srv.data.as_deref().map(du).transpose()?;
+    let blocks = b.srv.data.as_deref().map(du_blocks).transpose()?;
     let (n, boxes) = (b.corpus.len(), b.filled.len());
     let corpus = mb(b.corpus_bytes * boxes as u64);
     let detail = format!("{n} msgs x {boxes} mailbox(es): corpus {corpus:.1} MB (CRLF)");
@@ -367,10 +368,14 @@ fn size(b: &mut Bench) -> io::Result<()> {
     };
     let ratio = server as f64 / maildir as f64;
     let short = format!("{:.1} MB = {ratio:.2}x Maildir", mb(server));
+    let blocks = blocks.map_or(String::new(), |k| {
+        let r = k as f64 / maildir as f64;
+        format!(" ({:.1} MB of disk blocks = {r:.2}x)", mb(k))
+    });
     b.figure(
         "size",
         short.clone(),
-        format!("{detail}, server data {short}"),
+        format!("{detail}, server data {short}{blocks}"),
     );
     Ok(())
 }

@@ -73,6 +73,14 @@ pub fn du(path: &Path) -> io::Result<u64> {
     bytes.ok_or_else(|| err("du failed"))
 }
 
+/// Octets of disk blocks allocated under `path` (`du -s -B1`): sparse file tails do not count.
+pub fn du_blocks(path: &Path) -> io::Result<u64> {
+    let out = Command::new("du").arg("-s").arg("-B1").arg(path).output()?;
+    let out = String::from_utf8_lossy(&out.stdout);
+    let bytes = out.split_whitespace().next().and_then(|n| n.parse().ok());
+    bytes.ok_or_else(|| err("du failed"))
+}
+
 /// Server memory across one operation, in KiB over the process tree.
 #[derive(Clone, Copy)]
 pub struct Span {
