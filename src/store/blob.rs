@@ -1,5 +1,6 @@
-//! Message content: CRLF-normalised, split into 64 KiB chunks, each deflated when that saves at
-//! least a tenth. Content is shared between messages by reference count (COPY never duplicates).
+//! Message content: CRLF-normalised, split into chunks of at most 64 KiB: base64 runs stored
+//! decoded, the rest LZ4-compressed when that saves at least a tenth. Content is shared between
+//! messages by reference count (COPY never duplicates).
 
 use miniz_oxide::inflate::TINFLStatus;
 use miniz_oxide::inflate::core::DecompressorOxide;
@@ -12,12 +13,15 @@ use super::{Result, StoreError, next_counter};
 
 /// Chunk encodings: the first byte of every stored chunk.
 const RAW: u8 = 0;
+/// Raw deflate (schema 1 and early schema 2 files; no longer written).
 const DEFLATE: u8 = 1;
 /// A run of base64 lines stored decoded: `[BASE64, line length, final CRLF (0/1)]` + the
 /// decoded octets. The content is the standard-alphabet encoding cut into lines of that many
 /// characters, each followed by CRLF but the last, which has one when the flag is 1. Only runs
 /// that re-encode to exactly the received octets are stored this way (checked at append).
 const BASE64: u8 = 2;
+/// An LZ4 block (the content length is the chunk's length in the blob record).
+const LZ4: u8 = 3;
 /// Smallest base64 run worth its own chunks.
 const MIN_BASE64_RUN: usize = 1024;
 
@@ -93,8 +97,8 @@ pub fn prepare(raw: Vec<u8>) -> Prepared {
     }
 }
 
-/// Cuts content into stored chunks of at most [`CHUNK`] octets. Compressible content is deflated
-/// in pieces sized so each compressed piece nearly fills a chunk (redb rounds a large value up to
+/// Cuts content into stored chunks of at most [`CHUNK`] octets. Compressible content is LZ4
+/// compressed in pieces sized so each compressed piece nearly fills a chunk (redb rounds a large value up to
 /// a power-of-two page, so a half-empty chunk would waste the difference); content that does not
 /// shrink by a tenth is stored raw in full chunks.
 fn split(raw: &[u8], chunks: &mut Vec<Vec<u8>>, lens: &mut Vec<u32>) {
@@ -108,7 +112,7 @@ fn split(raw: &[u8], chunks: &mut Vec<Vec<u8>>, lens: &mut Vec<u32>) {
         take = take.clamp(1, MAX_PIECE).min(rest);
         loop {
             let piece = &raw[pos..pos + take];
-            let z = miniz_oxide::deflate::compress_to_vec(piece, 1);
+            let z = lz4_flex::block::compress(piece);
             if z.len() >= piece.len() - piece.len() / 10 {
                 // Incompressible: raw, as much as fits.
                 let n = rest.min(CHUNK - 1);
@@ -123,7 +127,7 @@ fn split(raw: &[u8], chunks: &mut Vec<Vec<u8>>, lens: &mut Vec<u32>) {
             }
             if z.len() < CHUNK {
                 let mut c = Vec::with_capacity(z.len() + 1);
-                c.push(DEFLATE);
+                c.push(LZ4);
                 c.extend_from_slice(&z);
                 chunks.push(c);
                 lens.push(take as u32);
@@ -310,7 +314,10 @@ fn encode_lines(data: &[u8], line: usize, final_crlf: bool, out: &mut Vec<u8>) {
         let (mut from, mut to) = (&src[..full], &mut *body);
         while let ([a, b, c, more @ ..], [w, x, y, z, rest @ ..]) = (from, to) {
             let n = (u32::from(*a) << 16) | (u32::from(*b) << 8) | u32::from(*c);
-            let [hi, lo] = [B64_PAIRS[(n >> 12) as usize], B64_PAIRS[(n & 0xfff) as usize]];
+            let [hi, lo] = [
+                B64_PAIRS[(n >> 12) as usize],
+                B64_PAIRS[(n & 0xfff) as usize],
+            ];
             (*w, *x, *y, *z) = (hi[0], hi[1], lo[0], lo[1]);
             (from, to) = (more, rest);
         }
@@ -486,6 +493,14 @@ impl Reader {
                     return Err(corrupt());
                 }
             }
+            Some((&LZ4, rest)) => {
+                out.resize(at + len, 0);
+                let n = lz4_flex::block::decompress_into(rest, &mut out[at..]);
+                if n.ok() != Some(len) {
+                    out.truncate(at);
+                    return Err(corrupt());
+                }
+            }
             Some((&BASE64, [line, crlf, data @ ..])) if *line > 0 && line % 4 == 0 => {
                 encode_lines(data, usize::from(*line), *crlf == 1, out);
             }
@@ -534,7 +549,7 @@ mod tests {
             text.len()
         );
         assert!(p.chunks.iter().all(|c| c.len() <= CHUNK));
-        assert!(p.chunks.iter().all(|c| c[0] == DEFLATE));
+        assert!(p.chunks.iter().all(|c| c[0] == LZ4));
         let mut x: u32 = 1;
         let random: Vec<u8> = (0..1000)
             .map(|_| {
@@ -670,6 +685,31 @@ mod tests {
     }
 
     #[test]
+    fn deflate_chunks_of_older_files_still_read() {
+        use redb::ReadableDatabase;
+        let text = b"Subject: old\r\n\r\n".repeat(5000);
+        let mut chunk = vec![DEFLATE];
+        chunk.extend(miniz_oxide::deflate::compress_to_vec(&text, 1));
+        let p = Prepared {
+            size: text.len() as u64 + 1,
+            chunks: vec![chunk, vec![RAW, b'!']],
+            lens: vec![text.len() as u32, 1],
+            meta: Vec::new(),
+        };
+        let db = redb::Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap();
+        let txn = db.begin_write().unwrap();
+        let id = insert(&txn, &p).unwrap();
+        txn.commit().unwrap();
+        let rtx = db.begin_read().unwrap();
+        let mut want = text.clone();
+        want.push(b'!');
+        assert!(read_range(&rtx, id, 0, p.size).unwrap() == want);
+        assert!(read_range(&rtx, id, 100, 50).unwrap() == want[100..150]);
+    }
+
+    #[test]
     fn ranges_across_variable_chunks() {
         use redb::ReadableDatabase;
         // Text, then incompressible bytes, then text: chunks of several sizes and both kinds.
@@ -685,7 +725,7 @@ mod tests {
         raw.extend(b"the end of it all ".repeat(5000));
         let p = prepare(raw.clone());
         assert!(p.chunks.len() > 3);
-        assert!(p.chunks.iter().any(|c| c[0] == RAW) && p.chunks.iter().any(|c| c[0] == DEFLATE));
+        assert!(p.chunks.iter().any(|c| c[0] == RAW) && p.chunks.iter().any(|c| c[0] == LZ4));
         let db = redb::Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .unwrap();

@@ -27,7 +27,8 @@ pub const MESSAGES: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("m
 pub const CHANGES: TableDefinition<(u64, u64), u32> = TableDefinition::new("changes");
 /// `blob id → BlobRecord`: one stored message content, shared by COPY (refcounted).
 pub const BLOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("blobs");
-/// `(blob id, chunk index) → chunk`: the content in 64 KiB pieces, each raw or deflated.
+/// `(blob id, chunk index) → chunk`: the content in 64 KiB pieces, each raw, base64 stored
+/// decoded, or LZ4 (deflate in older files); see `blob`.
 pub const CHUNKS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("chunks");
 /// `user name (lower case) → Sieve script source (UTF-8)`: the user's active delivery filter
 /// (RFC 5228). Only scripts that compile are stored; the row goes with the account.
