@@ -52,7 +52,7 @@ pub struct Serve {
     /// TLS private key, PEM (with --cert)
     #[argh(option)]
     pub key: Option<PathBuf>,
-    /// redb page cache in MiB (default: 8)
+    /// redb page cache in MiB (default: 6)
     #[argh(option, default = "config::DEFAULT_CACHE_MB")]
     pub cache_mb: usize,
     /// largest message accepted, in MiB (default: 50)

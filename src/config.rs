@@ -11,7 +11,7 @@ pub const DEFAULT_IMAPS: &str = "127.0.0.1:1993";
 /// Default redb page cache (redb's own default is 1 GiB, far too much for a Pi Zero). Message
 /// chunks pass through it too, so it is what a large FETCH adds to RSS; metadata for 10,000
 /// messages is ~6 MB.
-pub const DEFAULT_CACHE_MB: usize = 8;
+pub const DEFAULT_CACHE_MB: usize = 6;
 /// Largest message accepted by APPEND (and later LMTP).
 pub const DEFAULT_MAX_MESSAGE_MB: u64 = 50;
 /// Longest command line between literals (RFC 7162 §4 recommends at least 8192).
