@@ -429,7 +429,8 @@ async fn deliver_request(
         delivered_to: false,
         mailbox: mailbox.as_deref(),
     };
-    match deliver::deliver(store, settings, job, std::sync::Arc::new(message)).await {
+    let coming = store.coming();
+    match deliver::deliver(store, settings, job, std::sync::Arc::new(message), coming).await {
         Ok(filed) => {
             let names: Vec<String> = filed
                 .iter()

@@ -29,7 +29,7 @@ use crate::store::delivery::{Filed, Recipient, Target, recipient_in};
 use crate::store::message::NewMessage;
 use crate::store::schema::{UserRecord, split_flags};
 use crate::store::user::canonical_name;
-use crate::store::{Store, StoreError, blob};
+use crate::store::{Coming, Store, StoreError, blob};
 
 /// Operator settings that shape delivery.
 #[derive(Clone, Debug)]
@@ -129,6 +129,7 @@ pub async fn deliver(
     settings: &Settings,
     job: Job<'_>,
     body: Arc<Vec<u8>>,
+    coming: Coming,
 ) -> Result<Filed, Failure> {
     let head = trace_headers(&job);
     let size = head.len() as u64 + strip_mbox_from(&body).len() as u64;
@@ -167,6 +168,7 @@ pub async fn deliver(
         })
         .await?;
     let user = job.rcpt.user.clone();
+    drop(coming);
     let filed = store.deliver(user.clone(), targets, content).await?;
     let names: Vec<&str> = filed.iter().map(|(m, _)| m.as_str()).collect();
     info!("delivered to {user}: {}", names.join(", "));

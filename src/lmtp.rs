@@ -622,7 +622,8 @@ pub async fn serve(
                 writer.write_all(&out).await?;
                 writer.flush().await?;
                 out.clear();
-                let td = std::time::Instant::now();
+                // The writer may hold a commit open for this message (group commit).
+                let receiving = store.coming();
                 let mut dec = DotDecoder::new(settings.max_message);
                 while !dec.done() {
                     let buf = timed(r.fill_buf()).await?;
@@ -631,18 +632,6 @@ pub async fn serve(
                     }
                     let n = dec.feed(buf);
                     r.consume(n);
-                }
-                let data_t = td.elapsed();
-                if std::env::var_os("PF_TIMING").is_some() {
-                    use std::io::Write;
-                    let _ = writeln!(
-                        std::fs::OpenOptions::new()
-                            .append(true)
-                            .create(true)
-                            .open("/tmp/pf_timing.log")
-                            .unwrap(),
-                        "TIMING data {data_t:?}"
-                    );
                 }
                 let (from, rcpts) = t.take();
                 let too_big = dec.too_big();
@@ -653,6 +642,7 @@ pub async fn serve(
                     .map(|rcpt| {
                         let (store, settings) = (store.clone(), settings.clone());
                         let (rcpt, from, body) = (rcpt.clone(), from.clone(), body.clone());
+                        let coming = store.coming();
                         smol::spawn(async move {
                             if too_big {
                                 return Err(Failure::TooBig);
@@ -663,10 +653,12 @@ pub async fn serve(
                                 delivered_to: true,
                                 mailbox: None,
                             };
-                            deliver::deliver(&store, &settings, job, body).await
+                            deliver::deliver(&store, &settings, job, body, coming).await
                         })
                     })
                     .collect();
+                // Each delivery now holds its own announcement until it is submitted.
+                drop(receiving);
                 for (rcpt, task) in rcpts.iter().zip(tasks) {
                     let result = task.await;
                     if let Err(Failure::Temporary(e)) = &result {

@@ -25,6 +25,7 @@ pub mod user;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 
 use log::{error, info};
@@ -122,6 +123,8 @@ type Job = Box<dyn FnOnce(&mut Tx<'_>) -> Completion + Send>;
 
 /// Most jobs committed together.
 const MAX_BATCH: usize = 128;
+/// Longest the writer holds a batch open for writes still on their way (group commit delay).
+const GATHER: std::time::Duration = std::time::Duration::from_micros(500);
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
@@ -129,6 +132,17 @@ pub struct Store {
     pub(crate) db: Arc<Database>,
     jobs: mpsc::Sender<Job>,
     hub: Arc<Hub>,
+    /// Writes on their way to the writer (content being received or prepared).
+    coming: Arc<AtomicUsize>,
+}
+
+/// Counts one write on its way while alive ([`Store::coming`]).
+pub struct Coming(Arc<AtomicUsize>);
+
+impl Drop for Coming {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Store {
@@ -142,11 +156,27 @@ impl Store {
         let (tx, rx) = mpsc::channel::<Job>();
         let wdb = db.clone();
         let whub = hub.clone();
+        let coming = Arc::new(AtomicUsize::new(0));
+        let wcoming = coming.clone();
         std::thread::Builder::new()
             .name("redb-writer".into())
-            .spawn(move || writer_loop(&wdb, &rx, &whub))
+            .spawn(move || writer_loop(&wdb, &rx, &whub, &wcoming))
             .map_err(|e| StoreError::Internal(e.to_string()))?;
-        Ok(Store { db, jobs: tx, hub })
+        Ok(Store {
+            db,
+            jobs: tx,
+            hub,
+            coming,
+        })
+    }
+
+    /// Announces a write on its way (a message being received or prepared for APPEND or
+    /// delivery): while any is, the writer holds a batch open up to [`GATHER`], so concurrent
+    /// writers share one durable commit (two fsyncs) instead of queueing for one each. Drop the
+    /// guard just before submitting the write, or when it will not come.
+    pub fn coming(&self) -> Coming {
+        self.coming.fetch_add(1, Ordering::AcqRel);
+        Coming(self.coming.clone())
     }
 
     pub fn hub(&self) -> &Arc<Hub> {
@@ -230,11 +260,21 @@ fn init_schema(db: &Database) -> Result<()> {
 }
 
 /// The writer thread: batch, run, commit durably, publish, answer.
-fn writer_loop(db: &Database, jobs: &mpsc::Receiver<Job>, hub: &Hub) {
+fn writer_loop(db: &Database, jobs: &mpsc::Receiver<Job>, hub: &Hub, coming: &AtomicUsize) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
+        let until = std::time::Instant::now() + GATHER;
         while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
+            if let Ok(j) = jobs.try_recv() {
+                batch.push(j);
+                continue;
+            }
+            // Nothing queued: wait briefly, and only if more writes are on their way.
+            let now = std::time::Instant::now();
+            if coming.load(Ordering::Acquire) == 0 || now >= until {
+                break;
+            }
+            match jobs.recv_timeout(until - now) {
                 Ok(j) => batch.push(j),
                 Err(_) => break,
             }

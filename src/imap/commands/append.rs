@@ -32,12 +32,14 @@ pub async fn append(
     access::need(target.rights, "i")?;
     let (flags, mut keywords) = split_flags(&flags);
     let flags = acl::allowed_flags(flags, &mut keywords, target.rights);
+    let coming = s.ctx.store.coming();
     let content = smol::unblock(move || blob::prepare(message)).await;
     let m = NewMessage {
         flags,
         keywords,
         date: date.unwrap_or_else(DateTime::now),
     };
+    drop(coming);
     match s.ctx.store.append(t.owner, t.name, content, m, user).await {
         Ok(placed) => {
             let code = Code::AppendUid {
