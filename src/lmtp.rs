@@ -625,6 +625,10 @@ pub async fn serve(
                 // The writer may hold a commit open for this message (group commit).
                 let receiving = store.coming();
                 let mut dec = DotDecoder::new(settings.max_message);
+                // The declared size (RFC 1870) saves growing the buffer step by step; capped, as
+                // nothing has arrived yet.
+                let expect = t.size.unwrap_or(0).min(settings.max_message).min(4 << 20);
+                dec.data.reserve(expect as usize);
                 while !dec.done() {
                     let buf = timed(r.fill_buf()).await?;
                     if buf.is_empty() {
