@@ -10,6 +10,7 @@ use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::schema::{BLOBS, BlobRecord, CHUNK, CHUNKS};
 use super::{Result, StoreError, next_counter};
+use crate::base64::{decode_final, decode_quanta, encode_lines, encoded_len};
 
 /// Chunk encodings: the first byte of every stored chunk.
 const RAW: u8 = 0;
@@ -141,33 +142,6 @@ fn split(raw: &[u8], chunks: &mut Vec<Vec<u8>>, lens: &mut Vec<u32>) {
     }
 }
 
-/// The standard base64 alphabet (RFC 2045 §6.8).
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Value of a base64 character, 0xff for anything else (padding included).
-const fn b64_values() -> [u8; 256] {
-    let mut t = [0xffu8; 256];
-    let mut i = 0;
-    while i < 64 {
-        t[ALPHABET[i] as usize] = i as u8;
-        i += 1;
-    }
-    t
-}
-const B64_VALUE: [u8; 256] = b64_values();
-
-/// The two characters of every 12-bit value: encoding looks up 12 bits at a time.
-const fn b64_pairs() -> [[u8; 2]; 4096] {
-    let mut t = [[0u8; 2]; 4096];
-    let mut i = 0;
-    while i < 4096 {
-        t[i] = [ALPHABET[i >> 6], ALPHABET[i & 63]];
-        i += 1;
-    }
-    t
-}
-static B64_PAIRS: [[u8; 2]; 4096] = b64_pairs();
-
 /// A prefix of a base64 body that re-encodes exactly from its decoded octets: lines of one
 /// length (a multiple of 4) ending in CRLF, then at most one shorter, padded line.
 struct Base64Run {
@@ -237,110 +211,6 @@ impl Base64Run {
             c.extend_from_slice(piece);
             chunks.push(c);
             lens.push(encoded_len(piece.len(), self.line, crlf) as u32);
-        }
-    }
-}
-
-/// Decodes complete 4-character quanta without padding; false (and nothing added) on anything
-/// else.
-fn decode_quanta(chars: &[u8], out: &mut Vec<u8>) -> bool {
-    if chars.len() % 4 != 0 {
-        return false;
-    }
-    let at = out.len();
-    out.resize(at + chars.len() / 4 * 3, 0);
-    // Invalid characters map to 0xff: any of them leaves a high bit in `bad`. Slice patterns
-    // rather than iterator adapters: at opt-level "s" those are not inlined.
-    let mut bad = 0u8;
-    let (mut src, mut dst) = (chars, &mut out[at..]);
-    while let ([a, b, c, d, rest @ ..], [x, y, z, more @ ..]) = (src, dst) {
-        let v = |ch: &u8| B64_VALUE[usize::from(*ch)];
-        let (a, b, c, d) = (v(a), v(b), v(c), v(d));
-        bad |= a | b | c | d;
-        let n = (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(d);
-        *x = (n >> 16) as u8;
-        *y = (n >> 8) as u8;
-        *z = n as u8;
-        (src, dst) = (rest, more);
-    }
-    if bad & 0xc0 != 0 {
-        out.truncate(at);
-        return false;
-    }
-    true
-}
-
-/// Decodes the last quantum of a run, which may be padded; false unless canonical (padding bits
-/// zero), so the octets re-encode to the same characters.
-fn decode_final(q: &[u8], out: &mut Vec<u8>) -> bool {
-    let pad = q.iter().rev().take_while(|&&c| c == b'=').count();
-    if q.len() != 4 || pad > 2 {
-        return false;
-    }
-    let mut n = 0u32;
-    for &c in &q[..4 - pad] {
-        let x = B64_VALUE[c as usize];
-        if x == 0xff {
-            return false;
-        }
-        n = (n << 6) | u32::from(x);
-    }
-    match pad {
-        0 => out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]),
-        1 if n & 0x3 == 0 => out.extend_from_slice(&[(n >> 10) as u8, (n >> 2) as u8]),
-        2 if n & 0xf == 0 => out.push((n >> 4) as u8),
-        _ => return false,
-    }
-    true
-}
-
-/// Octets of `n` decoded octets encoded in lines of `line` characters.
-fn encoded_len(n: usize, line: usize, final_crlf: bool) -> usize {
-    let chars = n.div_ceil(3) * 4;
-    let lines = chars.div_ceil(line);
-    chars + 2 * lines.saturating_sub(1) + if final_crlf && lines > 0 { 2 } else { 0 }
-}
-
-/// Appends the base64 encoding of `data` in lines of `line` characters (a multiple of 4).
-fn encode_lines(data: &[u8], line: usize, final_crlf: bool, out: &mut Vec<u8>) {
-    let at = out.len();
-    out.resize(at + encoded_len(data.len(), line, final_crlf), 0);
-    let mut dst = &mut out[at..];
-    let per_line = line / 4 * 3;
-    let mut lines = data.chunks(per_line).peekable();
-    while let Some(src) = lines.next() {
-        let full = src.len() / 3 * 3;
-        let (body, rest) = dst.split_at_mut(src.len().div_ceil(3) * 4);
-        let (mut from, mut to) = (&src[..full], &mut *body);
-        while let ([a, b, c, more @ ..], [w, x, y, z, rest @ ..]) = (from, to) {
-            let n = (u32::from(*a) << 16) | (u32::from(*b) << 8) | u32::from(*c);
-            let [hi, lo] = [
-                B64_PAIRS[(n >> 12) as usize],
-                B64_PAIRS[(n & 0xfff) as usize],
-            ];
-            (*w, *x, *y, *z) = (hi[0], hi[1], lo[0], lo[1]);
-            (from, to) = (more, rest);
-        }
-        let tail = &src[full..];
-        if !tail.is_empty() {
-            let c = &mut body[full / 3 * 4..];
-            let b1 = tail.get(1).copied().unwrap_or(0);
-            let n = (u32::from(tail[0]) << 16) | (u32::from(b1) << 8);
-            c[0] = ALPHABET[(n >> 18) as usize];
-            c[1] = ALPHABET[(n >> 12 & 63) as usize];
-            c[2] = if tail.len() == 2 {
-                ALPHABET[(n >> 6 & 63) as usize]
-            } else {
-                b'='
-            };
-            c[3] = b'=';
-        }
-        dst = rest;
-        if lines.peek().is_some() || final_crlf {
-            let (eol, rest) = dst.split_at_mut(2);
-            eol[0] = b'\r';
-            eol[1] = b'\n';
-            dst = rest;
         }
     }
 }
@@ -525,6 +395,19 @@ pub fn read_range(rtx: &ReadTransaction, id: u64, start: u64, len: u64) -> Resul
 mod tests {
     use super::*;
 
+    /// `p` inserted into an in-memory database: the database, a snapshot and the blob id.
+    fn stored(p: &Prepared) -> (redb::Database, redb::ReadTransaction, u64) {
+        use redb::ReadableDatabase;
+        let db = redb::Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap();
+        let txn = db.begin_write().unwrap();
+        let id = insert(&txn, p).unwrap();
+        txn.commit().unwrap();
+        let rtx = db.begin_read().unwrap();
+        (db, rtx, id)
+    }
+
     #[test]
     fn crlf_normalisation() {
         assert_eq!(
@@ -588,18 +471,11 @@ mod tests {
     }
 
     fn roundtrip(raw: &[u8]) -> Prepared {
-        use redb::ReadableDatabase;
         let p = prepare(raw.to_vec());
         assert_eq!(p.size, raw.len() as u64);
         assert_eq!(p.lens.iter().map(|&n| n as u64).sum::<u64>(), p.size);
         assert!(p.chunks.iter().all(|c| c.len() <= CHUNK));
-        let db = redb::Database::builder()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .unwrap();
-        let txn = db.begin_write().unwrap();
-        let id = insert(&txn, &p).unwrap();
-        txn.commit().unwrap();
-        let rtx = db.begin_read().unwrap();
+        let (_db, rtx, id) = stored(&p);
         assert_eq!(read_range(&rtx, id, 0, p.size).unwrap(), raw);
         // Consecutive ranges through one reader, cut anywhere.
         let mut r = Reader::new(&rtx).unwrap();
@@ -660,33 +536,7 @@ mod tests {
     }
 
     #[test]
-    fn base64_line_lengths() {
-        for n in 0..20 {
-            for line in [4, 8, 76] {
-                for crlf in [false, true] {
-                    let data: Vec<u8> = (0..n as u8).collect();
-                    let mut out = Vec::new();
-                    encode_lines(&data, line, crlf, &mut out);
-                    assert_eq!(out.len(), encoded_len(n, line, crlf));
-                    let mut back = Vec::new();
-                    let text: Vec<u8> = out
-                        .iter()
-                        .copied()
-                        .filter(|&c| c != b'\r' && c != b'\n')
-                        .collect();
-                    let (head, tail) = text.split_at(text.len().saturating_sub(4));
-                    if n > 0 {
-                        assert!(decode_quanta(head, &mut back) && decode_final(tail, &mut back));
-                    }
-                    assert_eq!(back, data);
-                }
-            }
-        }
-    }
-
-    #[test]
     fn deflate_chunks_of_older_files_still_read() {
-        use redb::ReadableDatabase;
         let text = b"Subject: old\r\n\r\n".repeat(5000);
         let mut chunk = vec![DEFLATE];
         chunk.extend(miniz_oxide::deflate::compress_to_vec(&text, 1));
@@ -696,13 +546,7 @@ mod tests {
             lens: vec![text.len() as u32, 1],
             meta: Vec::new(),
         };
-        let db = redb::Database::builder()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .unwrap();
-        let txn = db.begin_write().unwrap();
-        let id = insert(&txn, &p).unwrap();
-        txn.commit().unwrap();
-        let rtx = db.begin_read().unwrap();
+        let (_db, rtx, id) = stored(&p);
         let mut want = text.clone();
         want.push(b'!');
         assert!(read_range(&rtx, id, 0, p.size).unwrap() == want);
@@ -711,7 +555,6 @@ mod tests {
 
     #[test]
     fn ranges_across_variable_chunks() {
-        use redb::ReadableDatabase;
         // Text, then incompressible bytes, then text: chunks of several sizes and both kinds.
         let mut x: u32 = 7;
         let mut raw = b"Subject: t\r\n\r\n".to_vec();
@@ -726,13 +569,7 @@ mod tests {
         let p = prepare(raw.clone());
         assert!(p.chunks.len() > 3);
         assert!(p.chunks.iter().any(|c| c[0] == RAW) && p.chunks.iter().any(|c| c[0] == LZ4));
-        let db = redb::Database::builder()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .unwrap();
-        let txn = db.begin_write().unwrap();
-        let id = insert(&txn, &p).unwrap();
-        txn.commit().unwrap();
-        let rtx = db.begin_read().unwrap();
+        let (_db, rtx, id) = stored(&p);
         let n = raw.len() as u64;
         for (start, len) in [
             (0, n),
