@@ -10,7 +10,7 @@ use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::schema::{BLOBS, BlobRecord, CHUNK, CHUNKS};
 use super::{Result, StoreError, next_counter};
-use crate::base64::{decode_final, decode_quanta, encode_lines, encoded_len};
+use crate::base64::{decode_final, decode_quanta, encode_lines};
 
 /// Chunk encodings: the first byte of every stored chunk.
 const RAW: u8 = 0;
@@ -82,12 +82,8 @@ pub fn prepare(raw: Vec<u8>) -> Prepared {
         if start < pos || end > raw.len() || end - start < MIN_BASE64_RUN {
             continue;
         }
-        let Some(run) = Base64Run::parse(&raw[start..end]) else {
-            continue;
-        };
         split(&raw[pos..start], &mut chunks, &mut lens);
-        run.split(&mut chunks, &mut lens);
-        pos = start + run.len;
+        pos = start + base64_run(&raw[start..end], &mut chunks, &mut lens);
     }
     split(&raw[pos..], &mut chunks, &mut lens);
     Prepared {
@@ -142,77 +138,76 @@ fn split(raw: &[u8], chunks: &mut Vec<Vec<u8>>, lens: &mut Vec<u32>) {
     }
 }
 
-/// A prefix of a base64 body that re-encodes exactly from its decoded octets: lines of one
-/// length (a multiple of 4) ending in CRLF, then at most one shorter, padded line.
-struct Base64Run {
-    /// Characters per line.
-    line: usize,
-    decoded: Vec<u8>,
-    /// Whether the last line ends in CRLF.
-    final_crlf: bool,
-    /// Content octets covered.
-    len: usize,
-}
-
-impl Base64Run {
-    fn parse(body: &[u8]) -> Option<Base64Run> {
-        let line = memchr::memmem::find(body, b"\r\n")?;
-        if line == 0 || line % 4 != 0 || line > 252 {
-            return None;
-        }
-        let mut decoded = Vec::with_capacity(body.len() / (line + 2) * line / 4 * 3 + line);
-        let mut pos = 0;
-        // Full lines: `line` alphabet characters and CRLF.
-        while let Some(l) = body.get(pos..pos + line + 2) {
-            if &l[line..] != b"\r\n" || !decode_quanta(&l[..line], &mut decoded) {
-                break;
-            }
-            pos += line + 2;
-        }
-        let mut final_crlf = true;
-        // One last line, possibly padded, possibly without CRLF at the end of the body.
-        let rest = &body[pos..];
-        let end = memchr::memmem::find(rest, b"\r\n");
-        let last = &rest[..end.unwrap_or(rest.len())];
-        if !last.is_empty() && last.len() <= line && last.len() % 4 == 0 {
-            let mark = decoded.len();
-            let (head, tail) = last.split_at(last.len() - 4);
-            if decode_quanta(head, &mut decoded) && decode_final(tail, &mut decoded) {
-                pos += last.len();
-                final_crlf = end.is_some();
-                if final_crlf {
-                    pos += 2;
-                }
-            } else {
-                decoded.truncate(mark);
-            }
-        }
-        let run = Base64Run {
-            line,
-            decoded,
-            final_crlf,
-            len: pos,
-        };
-        // Keep only what re-encodes to the very same octets.
-        let mut check = Vec::with_capacity(pos);
-        encode_lines(&run.decoded, line, run.final_crlf, &mut check);
-        (pos >= MIN_BASE64_RUN && check == body[..pos]).then_some(run)
+/// Cuts the base64 run at the start of `body` into chunks of whole lines stored decoded (see
+/// [`BASE64`]) and returns the content octets it covers: lines of one length (a multiple of 4)
+/// ending in CRLF, then at most one shorter, padded line. Every chunk is checked to re-encode to
+/// exactly the octets it stands for; when one does not, or the run is too short, nothing is
+/// added and the result is 0. One pass, no copy of the whole run.
+fn base64_run(body: &[u8], chunks: &mut Vec<Vec<u8>>, lens: &mut Vec<u32>) -> usize {
+    let Some(line) = memchr::memmem::find(body, b"\r\n") else {
+        return 0;
+    };
+    if line == 0 || line % 4 != 0 || line > 252 {
+        return 0;
     }
-
-    /// Cuts the run into chunks of whole lines.
-    fn split(&self, chunks: &mut Vec<Vec<u8>>, lens: &mut Vec<u32>) {
-        let per_line = self.line / 4 * 3;
-        let per_chunk = (CHUNK - 3) / per_line * per_line;
-        let pieces: Vec<&[u8]> = self.decoded.chunks(per_chunk).collect();
-        for (i, piece) in pieces.iter().enumerate() {
-            let crlf = i + 1 < pieces.len() || self.final_crlf;
-            let mut c = Vec::with_capacity(piece.len() + 3);
-            c.extend_from_slice(&[BASE64, self.line as u8, u8::from(crlf)]);
-            c.extend_from_slice(piece);
-            chunks.push(c);
-            lens.push(encoded_len(piece.len(), self.line, crlf) as u32);
+    let per_line = line / 4 * 3;
+    let per_chunk = (CHUNK - 3) / per_line * per_line;
+    let fresh = || {
+        let mut c = Vec::with_capacity(3 + per_chunk);
+        c.extend_from_slice(&[BASE64, line as u8, 1]);
+        c
+    };
+    let mark = chunks.len();
+    let (mut cur, mut pos, mut from) = (fresh(), 0, 0);
+    // Full lines: `line` alphabet characters and CRLF.
+    while let Some(l) = body.get(pos..pos + line + 2) {
+        if &l[line..] != b"\r\n" || !decode_quanta(&l[..line], &mut cur) {
+            break;
+        }
+        pos += line + 2;
+        if cur.len() - 3 == per_chunk {
+            lens.push((pos - from) as u32);
+            chunks.push(std::mem::replace(&mut cur, fresh()));
+            from = pos;
         }
     }
+    // One last line, possibly padded, possibly without CRLF at the end of the body.
+    let rest = &body[pos..];
+    let end = memchr::memmem::find(rest, b"\r\n");
+    let last = &rest[..end.unwrap_or(rest.len())];
+    if !last.is_empty() && last.len() <= line && last.len() % 4 == 0 {
+        let keep = cur.len();
+        let (head, tail) = last.split_at(last.len() - 4);
+        if decode_quanta(head, &mut cur) && decode_final(tail, &mut cur) {
+            pos += last.len();
+            match end {
+                Some(_) => pos += 2,
+                None => cur[2] = 0,
+            }
+        } else {
+            cur.truncate(keep);
+        }
+    }
+    if cur.len() > 3 {
+        lens.push((pos - from) as u32);
+        chunks.push(cur);
+    }
+    // Keep only what re-encodes to the very same octets.
+    let mut ok = pos >= MIN_BASE64_RUN;
+    let (mut check, mut at) = (Vec::new(), 0);
+    for (c, &n) in chunks[mark..].iter().zip(&lens[mark..]) {
+        let n = n as usize;
+        check.clear();
+        encode_lines(&c[3..], line, c[2] == 1, &mut check);
+        ok = ok && check.len() == n && check == body[at..at + n];
+        at += n;
+    }
+    if !ok {
+        chunks.truncate(mark);
+        lens.truncate(mark);
+        return 0;
+    }
+    pos
 }
 
 /// Stores prepared content with refcount 1; returns the blob id.
