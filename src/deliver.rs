@@ -159,12 +159,11 @@ pub async fn deliver(
                 return Err(StoreError::OverQuota);
             }
             let default = default_mailbox(&rcpt, detail.as_deref(), explicit.as_deref());
-            let mut raw = head;
-            raw.extend_from_slice(strip_mbox_from(&body));
+            let raw = with_trace(head, body);
             // Normalised first, so the Sieve `size` test sees RFC822.SIZE.
             let raw = blob::normalize_crlf(raw);
             let targets = decide(&rcpt, &raw, &envelope, &default, spam_junk);
-            Ok((targets, blob::prepare(raw)))
+            Ok((targets, blob::prepare_normalized(raw)))
         })
         .await?;
     let user = job.rcpt.user.clone();
@@ -192,6 +191,24 @@ fn clean(a: &str) -> String {
     a.chars()
         .filter(|c| !c.is_control() && !matches!(c, '<' | '>'))
         .collect()
+}
+
+/// The message to store: trace headers, then `body` without an mbox `From ` line. The body's
+/// own buffer is reused when this is its only recipient (no copy of a large message into a
+/// fresh allocation).
+fn with_trace(head: Vec<u8>, body: Arc<Vec<u8>>) -> Vec<u8> {
+    match Arc::try_unwrap(body) {
+        Ok(mut raw) => {
+            let skip = raw.len() - strip_mbox_from(&raw).len();
+            raw.splice(..skip, head);
+            raw
+        }
+        Err(shared) => {
+            let mut raw = head;
+            raw.extend_from_slice(strip_mbox_from(&shared));
+            raw
+        }
+    }
 }
 
 /// Drops an mbox `From sender date` first line (procmail/fetchmail pipes may pass one).

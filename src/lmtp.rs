@@ -628,7 +628,8 @@ pub async fn serve(
                 // The declared size (RFC 1870) saves growing the buffer step by step; capped, as
                 // nothing has arrived yet.
                 let expect = t.size.unwrap_or(0).min(settings.max_message).min(4 << 20);
-                dec.data.reserve(expect as usize);
+                // With room for the trace headers delivery puts in front.
+                dec.data.reserve(expect as usize + 512);
                 while !dec.done() {
                     let buf = timed(r.fill_buf()).await?;
                     if buf.is_empty() {
@@ -661,8 +662,9 @@ pub async fn serve(
                         })
                     })
                     .collect();
-                // Each delivery now holds its own announcement until it is submitted.
-                drop(receiving);
+                // Each delivery now holds its own announcement until it is submitted, and its
+                // own reference to the content (the only one reuses the buffer).
+                drop((receiving, body));
                 for (rcpt, task) in rcpts.iter().zip(tasks) {
                     let result = task.await;
                     if let Err(Failure::Temporary(e)) = &result {

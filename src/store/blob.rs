@@ -69,7 +69,11 @@ pub fn normalize_crlf(raw: Vec<u8>) -> Vec<u8> {
 
 /// Normalises, analyses and compresses a message. Blocking CPU work: run it via `smol::unblock`.
 pub fn prepare(raw: Vec<u8>) -> Prepared {
-    let raw = normalize_crlf(raw);
+    prepare_normalized(normalize_crlf(raw))
+}
+
+/// [`prepare`] for content already passed through [`normalize_crlf`].
+pub fn prepare_normalized(raw: Vec<u8>) -> Prepared {
     let analysis = crate::mime::analyze(&raw);
     let mut meta = Vec::new();
     analysis.encode(&mut meta);
@@ -192,14 +196,18 @@ fn base64_run(body: &[u8], chunks: &mut Vec<Vec<u8>>, lens: &mut Vec<u32>) -> us
         lens.push((pos - from) as u32);
         chunks.push(cur);
     }
-    // Keep only what re-encodes to the very same octets.
+    // Keep only what re-encodes to the very same octets. The first chunk (line structure) and
+    // the last (short line, padding, final CRLF) are encoded again and compared; the chunks
+    // between hold only full lines of full quanta, which map one to one to their octets.
     let mut ok = pos >= MIN_BASE64_RUN;
-    let (mut check, mut at) = (Vec::new(), 0);
-    for (c, &n) in chunks[mark..].iter().zip(&lens[mark..]) {
+    let (mut check, mut at, last) = (Vec::new(), 0, chunks.len().saturating_sub(1));
+    for (i, (c, &n)) in chunks[mark..].iter().zip(&lens[mark..]).enumerate() {
         let n = n as usize;
-        check.clear();
-        encode_lines(&c[3..], line, c[2] == 1, &mut check);
-        ok = ok && check.len() == n && check == body[at..at + n];
+        if i == 0 || mark + i == last {
+            check.clear();
+            encode_lines(&c[3..], line, c[2] == 1, &mut check);
+            ok = ok && check.len() == n && check == body[at..at + n];
+        }
         at += n;
     }
     if !ok {
