@@ -366,6 +366,15 @@ mod tests {
 
     #[test]
     fn mbox_from_line() {
+        // The trace headers go in front, in the body's own buffer or a copy when it is shared.
+        let body = Arc::new(b"From a@b Mon\nX: y\n".to_vec());
+        let shared = body.clone();
+        assert_eq!(with_trace(b"R: 1\r\n".to_vec(), shared), b"R: 1\r\nX: y\n");
+        assert_eq!(with_trace(b"R: 2\r\n".to_vec(), body), b"R: 2\r\nX: y\n");
+        assert_eq!(
+            with_trace(b"R: 3\r\n".to_vec(), Arc::new(b"X: z\r\n".to_vec())),
+            b"R: 3\r\nX: z\r\n"
+        );
         assert_eq!(strip_mbox_from(b"From a@b Mon\nX: y\n"), b"X: y\n");
         assert_eq!(strip_mbox_from(b"From: a@b\n"), b"From: a@b\n");
     }
