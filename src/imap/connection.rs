@@ -23,7 +23,7 @@ use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::config::MIN_COMMAND_RATE;
 use crate::proto::framer::{Frame, Framer, Limits};
-use crate::proto::response::{BlobSlice, Output, Response};
+use crate::proto::response::{Output, Response};
 use crate::shutdown::Shutdown;
 use crate::store::blob;
 
@@ -316,43 +316,41 @@ impl Connection {
 
     /// Writes everything queued, streaming message bytes from `snap`.
     ///
-    /// A blocking thread reads and decodes the slices in order into spans of [`READ_SPAN`]
-    /// octets while this task writes the previous ones, so decoding and writing overlap; spans
-    /// go back to the reader to be refilled, so streaming allocates a few buffers per flush.
+    /// A blocking thread reads and decodes the slices in order and lays them, with the response
+    /// text around them, into spans of about [`READ_SPAN`] octets, which this task writes while
+    /// the next ones are read: decoding and writing overlap, and every write is a large one.
+    /// Spans go back to the reader to be refilled, so streaming allocates a few buffers per flush.
     pub async fn flush(&mut self, snap: Option<&Arc<ReadTransaction>>) -> io::Result<()> {
         let mut out = std::mem::take(&mut self.out);
-        let mut pos = 0;
-        if !out.splices.is_empty() {
+        if out.splices.is_empty() {
+            self.stream.write_all(&out.bytes).await?;
+        } else {
             let Some(snap) = snap else {
                 return Err(io::Error::other("message bytes queued without a snapshot"));
             };
-            let slices: Vec<BlobSlice> = out.splices.iter().map(|(_, s)| *s).collect();
             let (tx, rx) = smol::channel::bounded(READ_AHEAD);
             let (back_tx, back_rx) = smol::channel::bounded(READ_AHEAD + 2);
             let snap = snap.clone();
-            let reader = smol::unblock(move || read_spans(&snap, &slices, &tx, &back_rx));
-            // Index of the next slice whose preceding text is still to be written.
-            let mut next = 0;
+            let queued = std::mem::take(&mut out);
+            let reader = smol::unblock(move || {
+                read_spans(&snap, &queued, &tx, &back_rx);
+                queued
+            });
+            let mut complete = false;
             while let Ok(span) = rx.recv().await {
-                let span: Span = span?;
-                for (k, &(slice, from)) in span.marks.iter().enumerate() {
-                    let to = span.marks.get(k + 1).map_or(span.data.len(), |m| m.1);
-                    if slice == next {
-                        let offset = out.splices[slice].0;
-                        self.stream.write_all(&out.bytes[pos..offset]).await?;
-                        pos = offset;
-                        next += 1;
+                match span? {
+                    Some(data) => {
+                        self.stream.write_all(&data).await?;
+                        let _ = back_tx.try_send(data);
                     }
-                    self.stream.write_all(&span.data[from..to]).await?;
+                    None => complete = true,
                 }
-                let _ = back_tx.try_send(span.data);
             }
-            reader.await;
-            if next != out.splices.len() {
+            out = reader.await;
+            if !complete {
                 return Err(io::Error::other("message stream ended early"));
             }
         }
-        self.stream.write_all(&out.bytes[pos..]).await?;
         self.stream.flush().await?;
         out.clear();
         if out.bytes.capacity() > KEEP_CAPACITY {
@@ -368,73 +366,67 @@ impl Connection {
     }
 }
 
-/// Message bytes for the writer: `marks` are `(slice index, offset in data)` where a piece of
-/// that slice begins; a slice's first mark is where its literal text goes before it.
-struct Span {
-    data: Vec<u8>,
-    marks: Vec<(usize, usize)>,
-}
-
-/// The reading side of [`Connection::flush`] (blocking): reads `slices` in order and sends them
-/// in spans. Stops at the first error (sent on) or when the writer has gone.
+/// The reading side of [`Connection::flush`] (blocking): lays out `queued` (response text with
+/// message slices spliced in) in spans of about [`READ_SPAN`] octets and sends them, then `None`
+/// once everything was sent. Stops at the first error (sent on) or when the writer has gone.
 fn read_spans(
     snap: &ReadTransaction,
-    slices: &[BlobSlice],
-    tx: &smol::channel::Sender<io::Result<Span>>,
+    queued: &Output,
+    tx: &smol::channel::Sender<io::Result<Option<Vec<u8>>>>,
     back: &smol::channel::Receiver<Vec<u8>>,
 ) {
-    let new_span = || Span {
-        data: back
-            .try_recv()
+    let fresh = || {
+        back.try_recv()
             .map(|mut d| {
                 d.clear();
                 d
             })
-            .unwrap_or_else(|_| Vec::with_capacity(READ_SPAN)),
-        marks: Vec::new(),
+            .unwrap_or_else(|_| Vec::with_capacity(READ_SPAN + READ_SPAN / 4))
+    };
+    // Sends the span once it is full; false when the writer has gone.
+    let ship = |span: &mut Vec<u8>, force: bool| {
+        if span.len() >= READ_SPAN || (force && !span.is_empty()) {
+            let full = std::mem::replace(span, fresh());
+            return tx.send_blocking(Ok(Some(full))).is_ok();
+        }
+        true
+    };
+    let fail = |e: io::Error| {
+        let _ = tx.send_blocking(Err(e));
     };
     let mut reader = match blob::Reader::new(snap) {
         Ok(r) => r,
-        Err(e) => {
-            let _ = tx.send_blocking(Err(io::Error::other(e.to_string())));
+        Err(e) => return fail(io::Error::other(e.to_string())),
+    };
+    let mut span = fresh();
+    let mut pos = 0;
+    for &(offset, s) in &queued.splices {
+        span.extend_from_slice(&queued.bytes[pos..offset]);
+        pos = offset;
+        if !ship(&mut span, false) {
             return;
         }
-    };
-    let mut span = new_span();
-    for (i, s) in slices.iter().enumerate() {
         let end = s.start + s.len;
         let mut at = s.start;
-        loop {
-            let take = (end - at).min((READ_SPAN - span.data.len()) as u64);
-            let before = span.data.len();
-            span.marks.push((i, before));
-            let read = reader.read_into(s.blob, at, take, &mut span.data);
-            let err = match read {
-                Err(e) => Some(io::Error::other(e.to_string())),
+        while at < end {
+            let take = (end - at).min(READ_SPAN.saturating_sub(span.len()).max(1) as u64);
+            let before = span.len();
+            if let Err(e) = reader.read_into(s.blob, at, take, &mut span) {
+                return fail(io::Error::other(e.to_string()));
+            }
+            if (span.len() - before) as u64 != take {
                 // The literal length is already on the wire; the stream cannot go on.
-                Ok(()) if (span.data.len() - before) as u64 != take => {
-                    Some(io::Error::other("stored message shorter than recorded"))
-                }
-                Ok(()) => None,
-            };
-            if let Some(e) = err {
-                let _ = tx.send_blocking(Err(e));
-                return;
+                return fail(io::Error::other("stored message shorter than recorded"));
             }
             at += take;
-            if span.data.len() >= READ_SPAN {
-                let full = std::mem::replace(&mut span, new_span());
-                if tx.send_blocking(Ok(full)).is_err() {
-                    return;
-                }
-            }
-            if at >= end {
-                break;
+            if !ship(&mut span, false) {
+                return;
             }
         }
     }
-    if !span.marks.is_empty() {
-        let _ = tx.send_blocking(Ok(span));
+    span.extend_from_slice(&queued.bytes[pos..]);
+    if ship(&mut span, true) {
+        let _ = tx.send_blocking(Ok(None));
     }
 }
 
