@@ -105,7 +105,9 @@ pub async fn fetch(
         want.insert(0, FetchAttr::Uid);
     }
     let want = std::sync::Arc::new(want);
-    for batch in uids.chunks(BATCH) {
+    // Each batch's items are built on the blocking pool while the previous batch is written
+    // (and its message bytes streamed), so building and writing overlap.
+    let start = |s: &mut Session, batch: &[u32]| -> Result<smol::Task<_>, CmdError> {
         let (_, sel) = s.state.selected()?;
         let jobs: Vec<Job> = batch
             .iter()
@@ -116,7 +118,7 @@ pub async fn fetch(
             })
             .collect();
         let (snap2, want2, seen_of) = (snap.clone(), want.clone(), sel.seen_of.clone());
-        let built = smol::unblock(move || {
+        Ok(smol::unblock(move || {
             build_batch(
                 &snap2,
                 mailbox,
@@ -125,8 +127,14 @@ pub async fn fetch(
                 changed_since,
                 seen_of.as_deref(),
             )
-        })
-        .await;
+        }))
+    };
+    let batches: Vec<&[u32]> = uids.chunks(BATCH).collect();
+    let mut next = batches.first().map(|b| start(s, b)).transpose()?;
+    for i in 0..batches.len() {
+        let Some(task) = next.take() else { break };
+        let built = task.await;
+        next = batches.get(i + 1).map(|b| start(s, b)).transpose()?;
         let built = built.map_err(|e| match e {
             BuildError::Store(e) => CmdError::from(e),
             BuildError::UnknownCte => CmdError::no_code(
