@@ -29,6 +29,7 @@ use smol::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteE
 
 use crate::deliver::{self, Failure, Job, Rcpt, Settings};
 use crate::server::Ctx;
+use crate::shutdown::Shutdown;
 use crate::store::Store;
 use crate::store::delivery::Filed;
 
@@ -506,7 +507,7 @@ where
         let _ = w
             .write_all(b"421 4.3.2 Too many connections, try again later\r\n")
             .await;
-    } else if let Err(e) = serve(s, s, &ctx.store, settings, host).await {
+    } else if let Err(e) = serve(s, s, &ctx.store, settings, host, &ctx.shutdown).await {
         debug!("LMTP connection from {who} ended: {e}");
     }
     CONNECTIONS.fetch_sub(1, Ordering::SeqCst);
@@ -564,6 +565,7 @@ pub async fn serve(
     store: &Store,
     settings: &Settings,
     host: &str,
+    shutdown: &Shutdown,
 ) -> std::io::Result<()> {
     // Message data arrives in large writes: read it in few calls (an MTA keeps few connections).
     let mut r = BufReader::with_capacity(64 * 1024, reader);
@@ -577,7 +579,25 @@ pub async fn serve(
             writer.flush().await?;
             out.clear();
         }
-        let line = match read_line(&mut r, MAX_COMMAND_LINE).await? {
+        // Between commands a shutdown closes the session (RFC 5321 §3.8); a pipelined group
+        // already received is answered first, a message being received is delivered first.
+        let stop = shutdown.is_triggered() && r.buffer().is_empty();
+        let read = async {
+            if stop {
+                return None;
+            }
+            Some(read_line(&mut r, MAX_COMMAND_LINE).await)
+        };
+        let next = read.or(async {
+            shutdown.wait().await;
+            None
+        });
+        let Some(next) = next.await else {
+            Reply::new(421, "4.3.2", format!("{host} Service shutting down")).encode(&mut out);
+            writer.write_all(&out).await?;
+            return writer.flush().await;
+        };
+        let line = match next? {
             None => return Ok(()),
             Some(Err(())) => {
                 Reply::new(500, "5.5.2", "Line too long").encode(&mut out);

@@ -294,3 +294,38 @@ fn sigterm_with_lmtp_listener_exits_promptly() {
         start.elapsed()
     );
 }
+
+/// SIGTERM closes an idle LMTP session (an MTA caches its connections) with 421 at once
+/// (RFC 5321 §3.8), so the server still exits promptly and cleanly.
+#[test]
+fn sigterm_answers_an_idle_lmtp_session_with_421() {
+    let mut s = server(&[]);
+    let mut c = lmtp(&s);
+    assert_eq!(c.cmd("LHLO mx.example").code, 250);
+    assert_eq!(c.cmd("MAIL FROM:<a@example.org>").code, 250);
+    let st = std::process::Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let start = std::time::Instant::now();
+    let r = c.reply();
+    assert_eq!(r.code, 421, "{r:?}");
+    assert!(r.text().starts_with("421 4.3.2 "), "{r:?}");
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "server did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "exit took {:?}",
+        start.elapsed()
+    );
+}
