@@ -33,7 +33,7 @@ static B64_PAIRS: [[u8; 2]; 4096] = b64_pairs();
 /// Decodes complete 4-character quanta without padding; false (and nothing added) on anything
 /// else.
 pub fn decode_quanta(chars: &[u8], out: &mut Vec<u8>) -> bool {
-    if chars.len() % 4 != 0 {
+    if !chars.len().is_multiple_of(4) {
         return false;
     }
     let at = out.len();

@@ -151,7 +151,7 @@ fn base64_run(body: &[u8], chunks: &mut Vec<Vec<u8>>, lens: &mut Vec<u32>) -> us
     let Some(line) = memchr::memmem::find(body, b"\r\n") else {
         return 0;
     };
-    if line == 0 || line % 4 != 0 || line > 252 {
+    if line == 0 || !line.is_multiple_of(4) || line > 252 {
         return 0;
     }
     let per_line = line / 4 * 3;
@@ -179,7 +179,7 @@ fn base64_run(body: &[u8], chunks: &mut Vec<Vec<u8>>, lens: &mut Vec<u32>) -> us
     let rest = &body[pos..];
     let end = memchr::memmem::find(rest, b"\r\n");
     let last = &rest[..end.unwrap_or(rest.len())];
-    if !last.is_empty() && last.len() <= line && last.len() % 4 == 0 {
+    if !last.is_empty() && last.len() <= line && last.len().is_multiple_of(4) {
         let keep = cur.len();
         let (head, tail) = last.split_at(last.len() - 4);
         if decode_quanta(head, &mut cur) && decode_final(tail, &mut cur) {
@@ -374,7 +374,7 @@ impl Reader {
                     return Err(corrupt());
                 }
             }
-            Some((&BASE64, [line, crlf, data @ ..])) if *line > 0 && line % 4 == 0 => {
+            Some((&BASE64, [line, crlf, data @ ..])) if *line > 0 && line.is_multiple_of(4) => {
                 encode_lines(data, usize::from(*line), *crlf == 1, out);
             }
             _ => return Err(corrupt()),
