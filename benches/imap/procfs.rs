@@ -67,15 +67,17 @@ pub fn reset_hwm(root: u32) -> bool {
 }
 
 pub fn du(path: &Path) -> io::Result<u64> {
-    let out = Command::new("du").arg("-sb").arg(path).output()?;
-    let out = String::from_utf8_lossy(&out.stdout);
-    let bytes = out.split_whitespace().next().and_then(|n| n.parse().ok());
-    bytes.ok_or_else(|| err("du failed"))
+    du_with(path, &["-sb"])
 }
 
 /// Octets of disk blocks allocated under `path` (`du -s -B1`): sparse file tails do not count.
 pub fn du_blocks(path: &Path) -> io::Result<u64> {
-    let out = Command::new("du").arg("-s").arg("-B1").arg(path).output()?;
+    du_with(path, &["-s", "-B1"])
+}
+
+/// The first number `du ARGS PATH` prints.
+fn du_with(path: &Path, args: &[&str]) -> io::Result<u64> {
+    let out = Command::new("du").args(args).arg(path).output()?;
     let out = String::from_utf8_lossy(&out.stdout);
     let bytes = out.split_whitespace().next().and_then(|n| n.parse().ok());
     bytes.ok_or_else(|| err("du failed"))

@@ -267,7 +267,7 @@ impl Content for [u8] {
 
 impl Content for Vec<u8> {
     fn range(&self, start: u64, end: u64) -> &[u8] {
-        slice(self, start, end)
+        self.as_slice().range(start, end)
     }
 }
 
