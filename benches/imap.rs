@@ -54,6 +54,9 @@
 //! (Dovecot forks an `imap` process per connection), with PSS beside RSS since RSS counts shared
 //! pages once per process. With `--addr` use a fresh account; RSS needs `--pid`, size `--data`.
 //!
+//! Before the server starts, the kernel's page, dentry and inode caches are dropped (as root),
+//! so runs one after the other start alike (Dovecot's Maildir delivery slows down as they fill).
+//!
 //! The corpus (`--messages`, default 1000) comes from a fixed seed: notes, replies, multipart
 //! newsletters, ISO-8859-1 quoted-printable mail, notifications and ~10% base64 attachments of
 //! 20 KB-2 MB, with Received/DKIM/Message-ID headers, RFC 2047 subjects and CRLF line ends.
@@ -412,6 +415,24 @@ fn parse(args: Vec<String>) -> Result<(Vec<String>, HashMap<String, String>), St
     }
     Ok((scenarios, flags))
 }
+/// Empties the kernel's page, dentry and inode caches (root only), so that every run starts
+/// from the same state. Dovecot's LMTP delivery slows down as earlier runs' created and deleted
+/// Maildir files pile up there: 411 msg/s after a drop, 204 after five runs without one, with
+/// its CPU per message doubling.
+fn drop_caches() {
+    let dropped = std::process::Command::new("sync")
+        .status()
+        .is_ok_and(|s| s.success())
+        && fs::write("/proc/sys/vm/drop_caches", "3").is_ok();
+    if dropped {
+        println!("setup: kernel page, dentry and inode caches dropped");
+    } else {
+        println!(
+            "setup: could not drop the kernel caches (needs root): figures depend on earlier runs"
+        );
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let has = |f: &str| args.iter().any(|a| a == f);
@@ -438,6 +459,7 @@ fn main() -> ExitCode {
     let n = n.unwrap_or(1000usize).max(1);
     let (corpus, about) = corpus::corpus(n);
     println!("corpus: {about}");
+    drop_caches();
     let srv = match start(&flags) {
         Ok(s) => s,
         Err(e) => {
