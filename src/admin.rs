@@ -320,7 +320,7 @@ pub async fn execute(store: &Store, req: Request, settings: &Settings) -> Answer
         } => store
             .user_set_quota(name.clone(), storage, messages)
             .await
-            .map(|u| quota_text(&name, &u)),
+            .map(|(u, used)| quota_text(&name, &u, used)),
         Request::UserAdd { name, hash } => store.user_add(name.clone(), hash).await.map(|()| {
             info!("user {name} created");
             format!("user {name} created with INBOX, Drafts, Sent, Trash, Junk, Archive")
@@ -380,14 +380,18 @@ fn internal(e: StoreError) -> String {
 }
 
 /// `user quota` output: usage and limits.
-fn quota_text(name: &str, u: &crate::store::schema::UserRecord) -> String {
+fn quota_text(
+    name: &str,
+    u: &crate::store::schema::UserRecord,
+    used: crate::store::schema::Usage,
+) -> String {
     let storage = match u.quota_storage {
-        Some(q) => format!("{} of {q} bytes", u.used_storage),
-        None => format!("{} bytes (no limit)", u.used_storage),
+        Some(q) => format!("{} of {q} bytes", used.storage),
+        None => format!("{} bytes (no limit)", used.storage),
     };
     let messages = match u.quota_messages {
-        Some(q) => format!("{} of {q}", u.used_messages),
-        None => format!("{} (no limit)", u.used_messages),
+        Some(q) => format!("{} of {q}", used.messages),
+        None => format!("{} (no limit)", used.messages),
     };
     format!("{name}: storage {storage}, messages {messages}")
 }

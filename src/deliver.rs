@@ -27,7 +27,7 @@ use crate::proto::types::{DateTime, Flag, MailboxName};
 use crate::sieve;
 use crate::store::delivery::{Filed, Recipient, Target, recipient_in};
 use crate::store::message::NewMessage;
-use crate::store::schema::{UserRecord, split_flags};
+use crate::store::schema::{Usage, UserRecord, split_flags};
 use crate::store::user::canonical_name;
 use crate::store::{Coming, Store, StoreError, blob};
 
@@ -93,14 +93,15 @@ pub fn candidates(address: &str) -> Vec<(String, Option<String>)> {
     out
 }
 
-/// Maps an LMTP recipient to an account; `None` for an unknown user.
+/// Maps an LMTP recipient to an account, with its record and usage (summed only when it has a
+/// limit); `None` for an unknown user.
 pub async fn map_address(
     store: &Store,
     address: &str,
-) -> Result<Option<(Rcpt, UserRecord)>, StoreError> {
+) -> Result<Option<(Rcpt, UserRecord, Usage)>, StoreError> {
     let mut cands = candidates(address);
     let names = cands.iter().map(|(u, _)| u.clone()).collect();
-    let Some((i, record)) = store.first_user(names).await? else {
+    let Some((i, record, usage)) = store.first_user(names).await? else {
         return Ok(None);
     };
     let (user, detail) = cands.swap_remove(i);
@@ -109,7 +110,7 @@ pub async fn map_address(
         user,
         detail,
     };
-    Ok(Some((rcpt, record)))
+    Ok(Some((rcpt, record, usage)))
 }
 
 /// One delivery request.
@@ -143,17 +144,19 @@ pub async fn deliver(
     let spam_junk = settings.spam_junk;
     let (user, detail) = (job.rcpt.user.clone(), job.rcpt.detail.clone());
     let explicit = job.mailbox.map(str::to_string);
-    // The recipient's state, the filter and the content preparation in one blocking call.
-    let (targets, content) = store
-        .read(move |rtx| {
-            let Some(rcpt) = recipient_in(rtx, user)? else {
+    // The recipient's state, the filter and the content preparation in one blocking call,
+    // which then queues the write itself: the writer starts without a trip through the executor.
+    let st = store.clone();
+    let owner = user.clone();
+    let pending = smol::unblock(move || {
+        let (targets, content) = {
+            let rtx = st.begin_read()?;
+            let Some(rcpt) = recipient_in(&rtx, user)? else {
                 return Err(StoreError::NoSuchUser);
             };
-            let rec = &rcpt.record;
-            if rec
-                .quota_storage
-                .is_some_and(|q| rec.used_storage + size > q)
-                || rec.quota_messages.is_some_and(|q| rec.used_messages >= q)
+            let (rec, used) = (&rcpt.record, rcpt.usage);
+            if rec.quota_storage.is_some_and(|q| used.storage + size > q)
+                || rec.quota_messages.is_some_and(|q| used.messages >= q)
             {
                 // Early refusal; the store checks again inside the transaction.
                 return Err(StoreError::OverQuota);
@@ -163,14 +166,15 @@ pub async fn deliver(
             // Normalised first, so the Sieve `size` test sees RFC822.SIZE.
             let raw = blob::normalize_crlf(raw);
             let targets = decide(&rcpt, &raw, &envelope, &default, spam_junk);
-            Ok((targets, blob::prepare_normalized(raw)))
-        })
-        .await?;
-    let user = job.rcpt.user.clone();
-    drop(coming);
-    let filed = store.deliver(user.clone(), targets, content).await?;
+            (targets, blob::prepare_normalized(raw))
+        };
+        drop(coming);
+        st.deliver(owner, targets, content)
+    })
+    .await?;
+    let filed = pending.committed().await?;
     let names: Vec<&str> = filed.iter().map(|(m, _)| m.as_str()).collect();
-    info!("delivered to {user}: {}", names.join(", "));
+    info!("delivered to {}: {}", job.rcpt.user, names.join(", "));
     Ok(filed)
 }
 

@@ -211,8 +211,9 @@ impl DotDecoder {
         let mut i = 0;
         while i < input.len() {
             if self.state == DotState::Middle {
-                // Inside a line: everything up to its LF is content as it is.
-                match memchr::memchr(b'\n', &input[i..]) {
+                // Inside a line: everything up to the next line that starts with a dot is
+                // content as it is, whole lines at a time (such lines are rare).
+                match memchr::memmem::find(&input[i..], b"\n.") {
                     Some(k) => {
                         self.extend(&input[i..=i + k]);
                         i += k + 1;
@@ -220,9 +221,17 @@ impl DotDecoder {
                     }
                     None => {
                         self.extend(&input[i..]);
+                        if input.last() == Some(&b'\n') {
+                            self.state = DotState::LineStart;
+                        }
                         i = input.len();
                     }
                 }
+                continue;
+            }
+            if self.state == DotState::LineStart && input[i] != b'.' {
+                // An ordinary line: content from its first octet on.
+                self.state = DotState::Middle;
                 continue;
             }
             let b = input[i];
@@ -622,11 +631,11 @@ pub async fn serve(
             Next::Rcpt(addr) => {
                 let size = t.size;
                 let found = match deliver::map_address(store, &addr).await {
-                    Ok(Some((rcpt, u))) => {
+                    Ok(Some((rcpt, u, used))) => {
                         // Refuse early when the declared size cannot fit (RFC 1870 §6.2).
-                        let full = u.quota_messages.is_some_and(|q| u.used_messages >= q)
+                        let full = u.quota_messages.is_some_and(|q| used.messages >= q)
                             || u.quota_storage
-                                .is_some_and(|q| u.used_storage + size.unwrap_or(0) > q);
+                                .is_some_and(|q| used.storage + size.unwrap_or(0) > q);
                         Ok(Some((rcpt, full)))
                     }
                     Ok(None) => Ok(None),
@@ -661,32 +670,40 @@ pub async fn serve(
                 let (from, rcpts) = t.take();
                 let too_big = dec.too_big();
                 let body = Arc::new(std::mem::take(&mut dec.data));
-                // Queue every recipient's delivery at once: one group commit for all.
-                let tasks: Vec<_> = rcpts
-                    .iter()
-                    .map(|rcpt| {
-                        let (store, settings) = (store.clone(), settings.clone());
-                        let (rcpt, from, body) = (rcpt.clone(), from.clone(), body.clone());
-                        let coming = store.coming();
-                        smol::spawn(async move {
-                            if too_big {
-                                return Err(Failure::TooBig);
-                            }
-                            let job = Job {
-                                rcpt: &rcpt,
-                                from: Some(&from),
-                                delivered_to: true,
-                                mailbox: None,
-                            };
-                            deliver::deliver(&store, &settings, job, body, coming).await
-                        })
-                    })
-                    .collect();
-                // Each delivery now holds its own announcement until it is submitted, and its
-                // own reference to the content (the only one reuses the buffer).
-                drop((receiving, body));
-                for (rcpt, task) in rcpts.iter().zip(tasks) {
-                    let result = task.await;
+                // Every recipient's delivery starts at once: one group commit for all. A lone
+                // one runs in this task (no spawn, no extra wake-up before its reply).
+                let delivery = |rcpt: &Rcpt| {
+                    let (store, settings) = (store.clone(), settings.clone());
+                    let (rcpt, from, body) = (rcpt.clone(), from.clone(), body.clone());
+                    let coming = store.coming();
+                    async move {
+                        if too_big {
+                            return Err(Failure::TooBig);
+                        }
+                        let job = Job {
+                            rcpt: &rcpt,
+                            from: Some(&from),
+                            delivered_to: true,
+                            mailbox: None,
+                        };
+                        deliver::deliver(&store, &settings, job, body, coming).await
+                    }
+                };
+                let mut results = Vec::with_capacity(rcpts.len());
+                if let [rcpt] = rcpts.as_slice() {
+                    let only = delivery(rcpt);
+                    // The delivery holds its own announcement until it is submitted, and the
+                    // only reference to the content (so the buffer is reused).
+                    drop((receiving, body));
+                    results.push(only.await);
+                } else {
+                    let tasks: Vec<_> = rcpts.iter().map(|r| smol::spawn(delivery(r))).collect();
+                    drop((receiving, body));
+                    for task in tasks {
+                        results.push(task.await);
+                    }
+                }
+                for (rcpt, result) in rcpts.iter().zip(results) {
                     if let Err(Failure::Temporary(e)) = &result {
                         warn!("LMTP delivery to {} failed: {e}", rcpt.user);
                     }

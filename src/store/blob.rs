@@ -9,7 +9,7 @@ use miniz_oxide::inflate::core::inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUT
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::schema::{BLOBS, BlobRecord, CHUNK, CHUNKS};
-use super::{Result, StoreError, next_counter};
+use super::{Result, StoreError};
 use crate::base64::{decode_final, decode_quanta, encode_lines};
 
 /// Chunk encodings: the first byte of every stored chunk.
@@ -218,9 +218,12 @@ fn base64_run(body: &[u8], chunks: &mut Vec<Vec<u8>>, lens: &mut Vec<u32>) -> us
     pos
 }
 
-/// Stores prepared content with refcount 1; returns the blob id.
+/// Stores prepared content with refcount 1; returns the blob id: one past the last in BLOBS,
+/// so no counter is written. The id of a deleted last blob can come back; that is safe as blob
+/// ids are only ever followed inside the snapshot (or write) that read them from a message row.
 pub fn insert(txn: &WriteTransaction, p: &Prepared) -> Result<u64> {
-    let id = next_counter(txn, "next_blob_id")?;
+    let mut blobs = txn.open_table(BLOBS)?;
+    let id = blobs.last()?.map_or(1, |(k, _)| k.value() + 1);
     let mut chunks = txn.open_table(CHUNKS)?;
     for (i, c) in p.chunks.iter().enumerate() {
         chunks.insert((id, i as u32), c.as_slice())?;
@@ -231,7 +234,7 @@ pub fn insert(txn: &WriteTransaction, p: &Prepared) -> Result<u64> {
         meta: p.meta.clone(),
         chunks: p.lens.clone(),
     };
-    txn.open_table(BLOBS)?.insert(id, rec.encode().as_slice())?;
+    blobs.insert(id, rec.encode().as_slice())?;
     Ok(id)
 }
 

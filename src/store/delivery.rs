@@ -8,15 +8,18 @@ use redb::ReadableTable;
 
 use super::blob::{self, Prepared};
 use super::mailbox::{create_in, get_w, lookup, put};
-use super::message::{NewMessage, add_row, charge, register_keywords};
-use super::schema::{MAILBOX_NAMES, MAILBOXES, SIEVE, SUBSCRIPTIONS, USERS, UserRecord};
-use super::{Result, Store, StoreError};
+use super::message::{NewMessage, add_row, check_quota, register_keywords};
+use super::schema::{MAILBOX_NAMES, MAILBOXES, SIEVE, SUBSCRIPTIONS, USERS, Usage, UserRecord};
+use super::user::usage_in;
+use super::{Pending, Result, Store, StoreError};
 
 /// What delivery decisions read, from one snapshot.
 #[derive(Debug)]
 pub struct Recipient {
     pub user: String,
     pub record: UserRecord,
+    /// Usage, summed only when the user has a limit (else zero).
+    pub usage: Usage,
     /// The Sieve script source, if the user has one.
     pub script: Option<String>,
     /// Names of the user's selectable mailboxes.
@@ -40,6 +43,7 @@ pub fn recipient_in(rtx: &redb::ReadTransaction, user: String) -> Result<Option<
         .map(|v| v.value().to_string());
     let names = rtx.open_table(MAILBOX_NAMES)?;
     let boxes = rtx.open_table(MAILBOXES)?;
+    let usage = limited_usage(&record, &names, &boxes, &user)?;
     let mut mailboxes = Vec::new();
     for r in names.range((user.as_str(), "")..)? {
         let (k, _) = r?;
@@ -54,9 +58,23 @@ pub fn recipient_in(rtx: &redb::ReadTransaction, user: String) -> Result<Option<
     Ok(Some(Recipient {
         user,
         record,
+        usage,
         script,
         mailboxes,
     }))
+}
+
+/// The user's usage if a limit is set, else zero (nothing to compare with).
+fn limited_usage(
+    record: &UserRecord,
+    names: &impl ReadableTable<(&'static str, &'static str), u64>,
+    boxes: &impl ReadableTable<u64, &'static [u8]>,
+    user: &str,
+) -> Result<Usage> {
+    if record.quota_storage.is_none() && record.quota_messages.is_none() {
+        return Ok(Usage::default());
+    }
+    usage_in(names, boxes, user)
 }
 
 /// One copy to store.
@@ -72,13 +90,20 @@ pub struct Target {
 pub type Filed = Vec<(String, u32)>;
 
 impl Store {
-    /// The first of `names` that is an account, with its record (one read).
-    pub async fn first_user(&self, names: Vec<String>) -> Result<Option<(usize, UserRecord)>> {
+    /// The first of `names` that is an account, with its record and (if it has a limit) its
+    /// usage, in one read.
+    pub async fn first_user(
+        &self,
+        names: Vec<String>,
+    ) -> Result<Option<(usize, UserRecord, Usage)>> {
         self.read(move |rtx| {
             let users = rtx.open_table(USERS)?;
             for (i, name) in names.iter().enumerate() {
                 if let Some(v) = users.get(name.as_str())? {
-                    return Ok(Some((i, UserRecord::decode(v.value())?)));
+                    let rec = UserRecord::decode(v.value())?;
+                    let (n, b) = (rtx.open_table(MAILBOX_NAMES)?, rtx.open_table(MAILBOXES)?);
+                    let usage = limited_usage(&rec, &n, &b, name)?;
+                    return Ok(Some((i, rec, usage)));
                 }
             }
             Ok(None)
@@ -86,17 +111,18 @@ impl Store {
         .await
     }
 
-    /// Files `content` into every target of `owner` in one durable transaction. A target that
-    /// does not exist (and is not to be created) or is `\Noselect` becomes INBOX; keywords
-    /// beyond a mailbox's limit are dropped rather than failing the delivery. Refuses with
-    /// `NoSuchUser` or `OverQuota` before writing anything.
-    pub async fn deliver(
+    /// Queues one durable transaction that files `content` into every target of `owner` (from
+    /// any thread; await [`Pending::committed`]). A target that does not exist (and is not to
+    /// be created) or is `\Noselect` becomes INBOX; keywords beyond a mailbox's limit are
+    /// dropped rather than failing the delivery. Refuses with `NoSuchUser` or `OverQuota`
+    /// before writing anything.
+    pub fn deliver(
         &self,
         owner: String,
         targets: Vec<Target>,
         content: Prepared,
-    ) -> Result<Filed> {
-        self.write(move |tx| {
+    ) -> Result<Pending<Filed>> {
+        self.submit(move |tx| {
             if tx.txn.open_table(USERS)?.get(owner.as_str())?.is_none() {
                 return Err(StoreError::NoSuchUser);
             }
@@ -129,8 +155,8 @@ impl Store {
             if get_w(tx.txn, &owner, "INBOX")?.is_none() {
                 return Err(StoreError::Internal(format!("{owner} has no INBOX")));
             }
-            let n = plan.len() as i64;
-            charge(tx.txn, &owner, content.size as i64 * n, n)?;
+            let n = plan.len() as u64;
+            check_quota(tx.txn, &owner, content.size * n, n)?;
             let blob = blob::insert(tx.txn, &content)?;
             if n > 1 {
                 blob::incref(tx.txn, blob, (n - 1) as u32)?;
@@ -156,6 +182,5 @@ impl Store {
             }
             Ok(filed)
         })
-        .await
     }
 }

@@ -12,6 +12,7 @@ use super::schema::{
     CHANGES, MAILBOX_NAMES, MAILBOXES, MESSAGES, MailboxRecord, MessageRecord, USERS, UserRecord,
     flagbits,
 };
+use super::user::usage_in;
 use super::{Result, Store, StoreError, Tx};
 use crate::proto::types::DateTime;
 
@@ -96,27 +97,39 @@ pub(super) fn register_keywords(rec: &mut MailboxRecord, kws: &[String]) -> bool
     true
 }
 
-/// Checks and charges the owner's quota (RFC 9208): refuses before anything is written.
-pub(super) fn charge(txn: &WriteTransaction, owner: &str, bytes: i64, count: i64) -> Result<()> {
-    let mut users = txn.open_table(USERS)?;
-    let Some(mut u) = users
+/// Checks that `bytes` more in `count` more messages fit the owner's quota (RFC 9208); call
+/// it before anything is written. Usage is the sum of the owner's mailbox records (each
+/// change keeps them exact), so nothing is charged: removing messages needs no call, and
+/// an owner that is not an account (`$shared`) has no limit.
+pub(super) fn check_quota(
+    txn: &WriteTransaction,
+    owner: &str,
+    bytes: u64,
+    count: u64,
+) -> Result<()> {
+    let Some(u) = txn
+        .open_table(USERS)?
         .get(owner)?
         .map(|v| UserRecord::decode(v.value()))
         .transpose()?
     else {
         return Ok(());
     };
-    let new_bytes = u.used_storage.saturating_add_signed(bytes);
-    let new_count = u.used_messages.saturating_add_signed(count);
-    if bytes > 0 && u.quota_storage.is_some_and(|q| new_bytes > q) {
+    if u.quota_storage.is_none() && u.quota_messages.is_none() {
+        return Ok(());
+    }
+    let used = usage_in(
+        &txn.open_table(MAILBOX_NAMES)?,
+        &txn.open_table(MAILBOXES)?,
+        owner,
+    )?;
+    if u.quota_storage
+        .is_some_and(|q| used.storage.saturating_add(bytes) > q)
+        || u.quota_messages
+            .is_some_and(|q| used.messages.saturating_add(count) > q)
+    {
         return Err(StoreError::OverQuota);
     }
-    if count > 0 && u.quota_messages.is_some_and(|q| new_count > q) {
-        return Err(StoreError::OverQuota);
-    }
-    u.used_storage = new_bytes;
-    u.used_messages = new_count;
-    users.insert(owner, u.encode().as_slice())?;
     Ok(())
 }
 
@@ -207,7 +220,8 @@ fn compact_tombstones(txn: &WriteTransaction, id: u64, rec: &mut MailboxRecord) 
     Ok(())
 }
 
-/// Deletes every message and change row of a mailbox (DELETE), refunding quota.
+/// Deletes every message and change row of a mailbox (DELETE); its counters, and so the
+/// owner's usage, drop to zero.
 pub fn remove_all_messages(tx: &mut Tx<'_>, id: u64, rec: &mut MailboxRecord) -> Result<()> {
     let rows = rows_in(&tx.txn.open_table(MESSAGES)?, id, 1, u32::MAX)?;
     let mut messages = tx.txn.open_table(MESSAGES)?;
@@ -220,8 +234,6 @@ pub fn remove_all_messages(tx: &mut Tx<'_>, id: u64, rec: &mut MailboxRecord) ->
     changes.retain_in((id, 0)..=(id, u64::MAX), |_, _| false)?;
     drop(changes);
     acl::forget_mailbox(tx.txn, id)?;
-    let bytes: u64 = rows.iter().map(|(_, r)| r.size).sum();
-    charge(tx.txn, &rec.owner, -(bytes as i64), -(rows.len() as i64))?;
     rec.messages = 0;
     rec.unseen = 0;
     rec.size = 0;
@@ -380,7 +392,7 @@ impl Store {
             if rec.uidnext == u32::MAX {
                 return Err(StoreError::Cannot("UID space exhausted"));
             }
-            charge(tx.txn, &owner, content.size as i64, 1)?;
+            check_quota(tx.txn, &owner, content.size, 1)?;
             let blob = blob::insert(tx.txn, &content)?;
             let uid = add_row(tx.txn, info.id, &mut rec, blob, content.size, &m)?;
             if private_seen {
@@ -530,15 +542,12 @@ impl Store {
             let rows = rows_for(&tx.txn.open_table(MESSAGES)?, mailbox, &ranges)?;
             let mut gone = Vec::new();
             let mut assigned = Vec::new();
-            let mut bytes = 0;
             for (uid, row) in rows.iter().filter(|(_, r)| r.has(flagbits::DELETED)) {
                 remove_row(tx.txn, mailbox, &mut rec, *uid, row)?;
                 assigned.push(rec.highest_modseq);
-                bytes += row.size;
                 gone.push(*uid);
             }
             if !gone.is_empty() {
-                charge(tx.txn, &rec.owner, -(bytes as i64), -(gone.len() as i64))?;
                 compact_tombstones(tx.txn, mailbox, &mut rec)?;
                 put(tx.txn, mailbox, &rec)?;
                 tx.touch(mailbox);
@@ -583,7 +592,7 @@ impl Store {
             // A move within one owner changes no usage; a copy adds.
             let cross_owner = trec.owner != src_rec.owner;
             if !is_move || cross_owner {
-                charge(tx.txn, &trec.owner, bytes as i64, rows.len() as i64)?;
+                check_quota(tx.txn, &trec.owner, bytes, rows.len() as u64)?;
             }
             let mut placed = Placed {
                 uidvalidity: trec.uidvalidity,
@@ -633,10 +642,6 @@ impl Store {
                 for (uid, row) in &rows {
                     remove_row(tx.txn, src, srec, *uid, row)?;
                     assigned.push(srec.highest_modseq);
-                }
-                if cross_owner {
-                    let owner = srec.owner.clone();
-                    charge(tx.txn, &owner, -(bytes as i64), -(rows.len() as i64))?;
                 }
             }
             put(tx.txn, target.id, &trec)?;

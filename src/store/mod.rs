@@ -193,8 +193,24 @@ impl Store {
         smol::unblock(move || f(&db.begin_read()?)).await
     }
 
+    /// A snapshot for code already on the blocking pool (inside `smol::unblock`), which can
+    /// close it and then [`Store::submit`] a write from the same thread.
+    pub fn begin_read(&self) -> Result<ReadTransaction> {
+        Ok(self.db.begin_read()?)
+    }
+
     /// Queues `f` for the writer; resolves once its batch is durably committed.
     pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        self.submit(f)?.committed().await
+    }
+
+    /// Queues `f` for the writer without waiting, from any thread: a delivery prepared on the
+    /// blocking pool goes straight to the writer instead of back through the executor first.
+    pub fn submit<T, F>(&self, f: F) -> Result<Pending<T>>
     where
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
@@ -212,7 +228,18 @@ impl Store {
         self.jobs
             .send(job)
             .map_err(|_| StoreError::Internal("writer stopped".into()))?;
-        recv.recv()
+        Ok(Pending(recv))
+    }
+}
+
+/// A queued write ([`Store::submit`]).
+pub struct Pending<T>(smol::channel::Receiver<Result<T>>);
+
+impl<T> Pending<T> {
+    /// The job's result once its batch is durably committed (or the commit's error).
+    pub async fn committed(self) -> Result<T> {
+        self.0
+            .recv()
             .await
             .map_err(|_| StoreError::Internal("write aborted".into()))?
     }
@@ -228,7 +255,6 @@ fn init_schema(db: &Database) -> Result<()> {
             None => {
                 meta.insert("schema", SCHEMA_VERSION)?;
                 meta.insert("next_mailbox_id", 1)?;
-                meta.insert("next_blob_id", 1)?;
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(1, |d| d.as_secs());
@@ -236,11 +262,15 @@ fn init_schema(db: &Database) -> Result<()> {
                 info!("created new database (schema {SCHEMA_VERSION})");
             }
             Some(SCHEMA_VERSION) => {}
-            // Version 1 files are readable as they are; from 2 on, chunks may be base64 runs
-            // stored decoded, which a version 1 binary cannot read, so the mark moves up.
-            Some(1) => {
+            // Older files are readable as they are, but older binaries cannot use what this one
+            // writes, so the mark moves up: from 2 on, chunks may be base64 runs stored decoded;
+            // from 3 on, blob ids follow the last BLOBS key instead of META `next_blob_id` and
+            // usage is summed from the mailbox records instead of kept in the user records
+            // (version 1 user records still decode; their old counters are ignored).
+            Some(v @ (1 | 2)) => {
+                meta.remove("next_blob_id")?;
                 meta.insert("schema", SCHEMA_VERSION)?;
-                info!("database schema upgraded from 1 to {SCHEMA_VERSION}");
+                info!("database schema upgraded from {v} to {SCHEMA_VERSION}");
             }
             Some(v) => return Err(StoreError::Internal(format!("unknown schema version {v}"))),
         }
@@ -342,4 +372,53 @@ pub(crate) fn next_counter(txn: &WriteTransaction, key: &str) -> Result<u64> {
     let v = meta.get(key)?.map_or(1, |v| v.value());
     meta.insert(key, v + 1)?;
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::codec::Writer;
+    use super::*;
+
+    /// A schema 2 file (META `next_blob_id`, a version 1 user record with usage counters) opens
+    /// as schema 3: the counter is gone, the account still reads, and its usage is the sum of
+    /// its mailboxes whatever the old counters said.
+    #[test]
+    fn schema_2_files_are_upgraded() {
+        let dir = std::env::temp_dir().join(format!("postfach-schema-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("data.redb");
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut meta = txn.open_table(META).unwrap();
+                meta.insert("schema", 2).unwrap();
+                meta.insert("next_mailbox_id", 1).unwrap();
+                meta.insert("next_blob_id", 7).unwrap();
+                meta.insert("last_uidvalidity", 1000).unwrap();
+                let mut w = Writer::new(1);
+                w.str("$argon2id$x").opt_u64(Some(1 << 20)).opt_u64(None);
+                w.u64(12345).u64(99); // the old usage counters, stale on purpose
+                let rec = w.finish();
+                txn.open_table(USERS)
+                    .unwrap()
+                    .insert("alice", rec.as_slice())
+                    .unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let store = Store::open(&path, 1 << 20, Hub::new()).unwrap();
+        let rtx = store.begin_read().unwrap();
+        let meta = rtx.open_table(META).unwrap();
+        assert_eq!(meta.get("schema").unwrap().map(|v| v.value()), Some(3));
+        assert!(meta.get("next_blob_id").unwrap().is_none());
+        drop((meta, rtx));
+        let (rec, used) = smol::block_on(store.user_quota("alice".into()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(rec.quota_storage, Some(1 << 20));
+        assert_eq!(used, Usage::default());
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

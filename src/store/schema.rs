@@ -7,9 +7,10 @@ use super::codec::{Corrupt, Reader, Writer};
 use crate::proto::types::{DateTime, Flag};
 
 /// Schema version stored under `META["schema"]`; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
-/// `name → u64`: `schema`, `next_mailbox_id`, `next_blob_id`, `last_uidvalidity`.
+/// `name → u64`: `schema`, `next_mailbox_id`, `last_uidvalidity`. (Schema 2 and older also
+/// kept `next_blob_id`; blob ids now follow the last BLOBS key, so a delivery writes no META.)
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// `user name (lower case) → UserRecord`.
 pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
@@ -47,32 +48,39 @@ pub struct UserRecord {
     pub quota_storage: Option<u64>,
     /// Message-count quota, if any.
     pub quota_messages: Option<u64>,
-    /// Sum of RFC822.SIZE over all the user's messages (exact; updated in the same transaction).
-    pub used_storage: u64,
-    /// Number of the user's messages.
-    pub used_messages: u64,
 }
 
 impl UserRecord {
+    /// Version 2; version 1 also held the usage, which is now summed from the user's mailbox
+    /// records ([`Usage`]), so that a delivery does not rewrite the account too.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::new(1);
+        let mut w = Writer::new(2);
         w.str(&self.password_hash)
             .opt_u64(self.quota_storage)
-            .opt_u64(self.quota_messages)
-            .u64(self.used_storage)
-            .u64(self.used_messages);
+            .opt_u64(self.quota_messages);
         w.finish()
     }
     pub fn decode(b: &[u8]) -> Result<Self, Corrupt> {
-        let mut r = Reader::new(b, 1)?;
+        // Version 1 carried two usage counters after these fields; they are ignored.
+        let mut r = match b.first() {
+            Some(1) => Reader::new(b, 1)?,
+            _ => Reader::new(b, 2)?,
+        };
         Ok(UserRecord {
             password_hash: r.str()?,
             quota_storage: r.opt_u64()?,
             quota_messages: r.opt_u64()?,
-            used_storage: r.u64()?,
-            used_messages: r.u64()?,
         })
     }
+}
+
+/// What a user's messages take (RFC 9208 usage): the sums of the `size` and `messages`
+/// counters of the mailbox records they own, which every change keeps exact.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Sum of RFC822.SIZE.
+    pub storage: u64,
+    pub messages: u64,
 }
 
 /// A mailbox. Counters are kept exact in every transaction that changes messages.
@@ -355,10 +363,16 @@ mod tests {
             password_hash: "$argon2id$x".into(),
             quota_storage: Some(0),
             quota_messages: None,
-            used_storage: 3,
-            used_messages: 1,
         };
         assert_eq!(UserRecord::decode(&u.encode()).unwrap(), u);
+        // A version 1 record (with usage counters, now summed from the mailboxes) still reads.
+        let mut w = Writer::new(1);
+        w.str("$argon2id$x")
+            .opt_u64(Some(0))
+            .opt_u64(None)
+            .u64(3)
+            .u64(1);
+        assert_eq!(UserRecord::decode(&w.finish()).unwrap(), u);
         assert!(MessageRecord::decode(&[1, 2]).is_err());
     }
 }

@@ -3,8 +3,41 @@
 use redb::ReadableTable;
 
 use super::mailbox::create_in;
-use super::schema::{SIEVE, SUBSCRIPTIONS, USERS, UserRecord};
+use super::schema::{
+    MAILBOX_NAMES, MAILBOXES, MailboxRecord, SIEVE, SUBSCRIPTIONS, USERS, Usage, UserRecord,
+};
 use super::{Result, Store, StoreError};
+
+/// A user's usage inside any transaction: the sums over the mailbox records they own. Only
+/// needed where a limit is set or shown, so a delivery without quota reads nothing for it.
+pub fn usage_in(
+    names: &impl ReadableTable<(&'static str, &'static str), u64>,
+    mailboxes: &impl ReadableTable<u64, &'static [u8]>,
+    owner: &str,
+) -> Result<Usage> {
+    let mut u = Usage::default();
+    for r in names.range((owner, "")..)? {
+        let (k, id) = r?;
+        if k.value().0 != owner {
+            break;
+        }
+        if let Some(rec) = mailboxes.get(id.value())? {
+            let rec = MailboxRecord::decode(rec.value())?;
+            u.storage += rec.size;
+            u.messages += u64::from(rec.messages);
+        }
+    }
+    Ok(u)
+}
+
+/// [`usage_in`] for a read snapshot.
+pub fn usage_r(rtx: &redb::ReadTransaction, owner: &str) -> Result<Usage> {
+    usage_in(
+        &rtx.open_table(MAILBOX_NAMES)?,
+        &rtx.open_table(MAILBOXES)?,
+        owner,
+    )
+}
 
 /// Mailboxes every new account gets, with their RFC 6154 special-use attribute.
 pub const DEFAULT_MAILBOXES: [(&str, &str); 6] = [
@@ -46,8 +79,6 @@ impl Store {
                 password_hash,
                 quota_storage: None,
                 quota_messages: None,
-                used_storage: 0,
-                used_messages: 0,
             };
             users.insert(name.as_str(), rec.encode().as_slice())?;
             drop(users);
@@ -132,6 +163,18 @@ impl Store {
         })
         .await
     }
+
+    /// One account's record with its usage (GETQUOTA, `postfach user quota`).
+    pub async fn user_quota(&self, name: String) -> Result<Option<(UserRecord, Usage)>> {
+        self.read(move |rtx| {
+            let users = rtx.open_table(USERS)?;
+            let Some(v) = users.get(name.as_str())? else {
+                return Ok(None);
+            };
+            Ok(Some((UserRecord::decode(v.value())?, usage_r(rtx, &name)?)))
+        })
+        .await
+    }
 }
 
 /// A change to one quota limit (`postfach user quota`).
@@ -160,7 +203,7 @@ impl Store {
         name: String,
         storage: Limit,
         messages: Limit,
-    ) -> Result<UserRecord> {
+    ) -> Result<(UserRecord, Usage)> {
         self.write(move |tx| {
             let mut users = tx.txn.open_table(USERS)?;
             let mut rec = match users.get(name.as_str())? {
@@ -170,7 +213,12 @@ impl Store {
             rec.quota_storage = storage.apply(rec.quota_storage);
             rec.quota_messages = messages.apply(rec.quota_messages);
             users.insert(name.as_str(), rec.encode().as_slice())?;
-            Ok(rec)
+            let usage = usage_in(
+                &tx.txn.open_table(MAILBOX_NAMES)?,
+                &tx.txn.open_table(MAILBOXES)?,
+                &name,
+            )?;
+            Ok((rec, usage))
         })
         .await
     }

@@ -3,12 +3,13 @@
 //!
 //! Each user has one quota root, `""`, covering all their mailboxes, with the resources the
 //! administrator limited (`postfach user quota`): STORAGE (KiB, RFC 9208 §5.1) and MESSAGE.
-//! Usage is kept exact by the store in the same transaction as every append and expunge.
+//! Usage is summed from the user's mailbox records, which every append, copy and expunge keeps
+//! exact in its own transaction.
 
 use crate::error::{CmdError, CmdResult, Done};
 use crate::proto::response::{Code, Data, QuotaResource};
 use crate::proto::types::MailboxName;
-use crate::store::schema::UserRecord;
+use crate::store::schema::{Usage, UserRecord};
 
 use super::super::session::Session;
 
@@ -16,19 +17,19 @@ use super::super::session::Session;
 const ROOT: &str = "";
 
 /// The limited resources of a user; empty when no limit is set.
-fn resources(u: &UserRecord) -> Vec<QuotaResource> {
+fn resources(u: &UserRecord, used: Usage) -> Vec<QuotaResource> {
     let mut out = Vec::new();
     if let Some(limit) = u.quota_storage {
         out.push(QuotaResource {
             name: "STORAGE",
-            usage: u.used_storage.div_ceil(1024),
+            usage: used.storage.div_ceil(1024),
             limit: limit / 1024,
         });
     }
     if let Some(limit) = u.quota_messages {
         out.push(QuotaResource {
             name: "MESSAGE",
-            usage: u.used_messages,
+            usage: used.messages,
             limit,
         });
     }
@@ -37,13 +38,13 @@ fn resources(u: &UserRecord) -> Vec<QuotaResource> {
 
 async fn user_resources(s: &mut Session) -> Result<Vec<QuotaResource>, CmdError> {
     let user = s.state.account()?.user.clone();
-    let rec = s
+    let (rec, used) = s
         .ctx
         .store
-        .user_get(user)
+        .user_quota(user)
         .await?
         .ok_or_else(|| CmdError::Internal("logged-in user has no record".into()))?;
-    Ok(resources(&rec))
+    Ok(resources(&rec, used))
 }
 
 /// RFC 9208 §4.2 GETQUOTA: the user's root only.
