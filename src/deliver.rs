@@ -231,11 +231,11 @@ fn strip_mbox_from(body: &[u8]) -> &[u8] {
 fn default_mailbox(rcpt: &Recipient, detail: Option<&str>, explicit: Option<&str>) -> String {
     let wanted = explicit.or(detail).and_then(|n| MailboxName::new(n).ok());
     if let Some(w) = wanted {
-        if let Some(m) = rcpt.mailboxes.iter().find(|m| *m == w.as_str()) {
-            return m.clone();
+        if rcpt.exists(w.as_str()) {
+            return w.as_str().to_string();
         }
         if let Some(m) = rcpt
-            .mailboxes
+            .mailboxes()
             .iter()
             .find(|m| m.eq_ignore_ascii_case(w.as_str()))
         {
@@ -266,7 +266,7 @@ fn decide(
             .header("X-Spam-Flag")
             .iter()
             .any(|v| v.trim().eq_ignore_ascii_case("yes"));
-        if spam && spam_junk && rcpt.mailboxes.iter().any(|m| m == "Junk") {
+        if spam && spam_junk && rcpt.exists("Junk") {
             return plain("Junk");
         }
         return plain(default);
@@ -274,7 +274,7 @@ fn decide(
     let Some(script) = compiled(&rcpt.user, source) else {
         return plain(default);
     };
-    let exists = |name: &str| rcpt.mailboxes.iter().any(|m| m == name);
+    let exists = |name: &str| rcpt.exists(name);
     let outcome = sieve::execute(&script, &view, envelope, &exists).unwrap_or_else(|e| {
         warn!(
             "sieve script of {} failed: {e}; filing into {default}",

@@ -4,17 +4,21 @@
 //! The content is stored once and shared by all target rows (like COPY); quota is charged per
 //! row, as IMAP COPY does, so usage stays the sum of RFC822.SIZE over the user's messages.
 
-use redb::ReadableTable;
+use std::cell::OnceCell;
+
+use log::warn;
+use redb::{ReadOnlyTable, ReadableTable};
 
 use super::blob::{self, Prepared};
 use super::mailbox::{create_in, get_w, lookup, put};
 use super::message::{NewMessage, add_row, check_quota, register_keywords};
-use super::schema::{MAILBOX_NAMES, MAILBOXES, SIEVE, SUBSCRIPTIONS, USERS, Usage, UserRecord};
+use super::schema::{
+    MAILBOX_NAMES, MAILBOXES, MailboxRecord, SIEVE, SUBSCRIPTIONS, USERS, Usage, UserRecord,
+};
 use super::user::usage_in;
 use super::{Pending, Result, Store, StoreError};
 
-/// What delivery decisions read, from one snapshot.
-#[derive(Debug)]
+/// What delivery decisions read, from one snapshot (kept open while the recipient lives).
 pub struct Recipient {
     pub user: String,
     pub record: UserRecord,
@@ -22,12 +26,56 @@ pub struct Recipient {
     pub usage: Usage,
     /// The Sieve script source, if the user has one.
     pub script: Option<String>,
-    /// Names of the user's selectable mailboxes.
-    pub mailboxes: Vec<String>,
+    names: ReadOnlyTable<(&'static str, &'static str), u64>,
+    boxes: ReadOnlyTable<u64, &'static [u8]>,
+    /// The selectable mailbox names, read on first use only.
+    all: OnceCell<Vec<String>>,
 }
 
-/// The recipient's record, script and mailbox names; `None` for an unknown user. Delivery
-/// reads it in the same blocking call that prepares the message.
+impl Recipient {
+    /// True if the user's mailbox `name` exists and is selectable (one lookup; a storage
+    /// error counts as "no", and the message goes to INBOX instead).
+    pub fn exists(&self, name: &str) -> bool {
+        match lookup(&self.names, &self.boxes, &self.user, name) {
+            Ok(m) => m.is_some_and(|m| !m.rec.noselect),
+            Err(e) => {
+                warn!("delivery to {}: looking up {name}: {e}", self.user);
+                false
+            }
+        }
+    }
+
+    /// Names of the user's selectable mailboxes, read on first use (only a `+detail` that
+    /// matches no mailbox exactly needs them, for a match in any case).
+    pub fn mailboxes(&self) -> &[String] {
+        self.all.get_or_init(|| {
+            let mut out = Vec::new();
+            let range = match self.names.range((self.user.as_str(), "")..) {
+                Ok(r) => r,
+                Err(e) => {
+                    warn!("delivery to {}: listing mailboxes: {e}", self.user);
+                    return out;
+                }
+            };
+            for r in range {
+                let Ok((k, id)) = r else { break };
+                let (owner, name) = k.value();
+                if owner != self.user {
+                    break;
+                }
+                let rec = self.boxes.get(id.value()).ok().flatten();
+                let rec = rec.and_then(|v| MailboxRecord::decode(v.value()).ok());
+                if rec.is_some_and(|r| !r.noselect) {
+                    out.push(name.to_string());
+                }
+            }
+            out
+        })
+    }
+}
+
+/// The recipient's record, script and mailboxes; `None` for an unknown user. Delivery reads
+/// it in the same blocking call that prepares the message.
 pub fn recipient_in(rtx: &redb::ReadTransaction, user: String) -> Result<Option<Recipient>> {
     let Some(record) = rtx
         .open_table(USERS)?
@@ -44,23 +92,14 @@ pub fn recipient_in(rtx: &redb::ReadTransaction, user: String) -> Result<Option<
     let names = rtx.open_table(MAILBOX_NAMES)?;
     let boxes = rtx.open_table(MAILBOXES)?;
     let usage = limited_usage(&record, &names, &boxes, &user)?;
-    let mut mailboxes = Vec::new();
-    for r in names.range((user.as_str(), "")..)? {
-        let (k, _) = r?;
-        let (owner, name) = k.value();
-        if owner != user {
-            break;
-        }
-        if lookup(&names, &boxes, owner, name)?.is_some_and(|m| !m.rec.noselect) {
-            mailboxes.push(name.to_string());
-        }
-    }
     Ok(Some(Recipient {
         user,
         record,
         usage,
         script,
-        mailboxes,
+        names,
+        boxes,
+        all: OnceCell::new(),
     }))
 }
 
