@@ -93,12 +93,15 @@ pub fn candidates(address: &str) -> Vec<(String, Option<String>)> {
     out
 }
 
-/// Maps an LMTP recipient to an account, with its record and usage (summed only when it has a
-/// limit); `None` for an unknown user.
+/// An account's quota limits with its usage.
+pub type Limits = (UserRecord, Usage);
+
+/// Maps an LMTP recipient to an account, with its limits and usage if it has any; `None` for
+/// an unknown user.
 pub async fn map_address(
     store: &Store,
     address: &str,
-) -> Result<Option<(Rcpt, UserRecord, Usage)>, StoreError> {
+) -> Result<Option<(Rcpt, Option<Limits>)>, StoreError> {
     let mut cands = candidates(address);
     let names = cands.iter().map(|(u, _)| u.clone()).collect();
     let Some((i, record, usage)) = store.first_user(names).await? else {
@@ -110,7 +113,8 @@ pub async fn map_address(
         user,
         detail,
     };
-    Ok(Some((rcpt, record, usage)))
+    let limited = record.quota_storage.is_some() || record.quota_messages.is_some();
+    Ok(Some((rcpt, limited.then_some((record, usage)))))
 }
 
 /// One delivery request.

@@ -20,14 +20,14 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 use smol::Async;
 use smol::future::FutureExt;
 use smol::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
-use crate::deliver::{self, Failure, Job, Rcpt, Settings};
+use crate::deliver::{self, Failure, Job, Limits, Rcpt, Settings};
 use crate::server::Ctx;
 use crate::shutdown::Shutdown;
 use crate::store::Store;
@@ -262,6 +262,37 @@ impl DotDecoder {
             };
         }
         input.len()
+    }
+}
+
+/// Recipients of this session that mapped to an account without quota limits, for
+/// [`KNOWN_FOR`]: an MTA sends one message after the other to the same few addresses, and
+/// each RCPT would otherwise wait for a store read. A user deleted or given a limit meanwhile
+/// is refused at DATA instead (one reply per recipient, RFC 2033 §4.2), by the delivery itself.
+#[derive(Default)]
+struct Known(Vec<(String, Rcpt, Instant)>);
+
+/// How long a [`Known`] recipient is trusted.
+const KNOWN_FOR: Duration = Duration::from_secs(5);
+/// Most recipients a session remembers.
+const KNOWN_MAX: usize = 16;
+
+impl Known {
+    fn get(&self, addr: &str) -> Option<(Rcpt, Option<Limits>)> {
+        let now = Instant::now();
+        self.0
+            .iter()
+            .find(|(a, _, at)| a == addr && now.duration_since(*at) < KNOWN_FOR)
+            .map(|(_, r, _)| (r.clone(), None))
+    }
+
+    fn put(&mut self, addr: &str, rcpt: &Rcpt) {
+        self.0.retain(|(a, _, _)| a != addr);
+        if self.0.len() >= KNOWN_MAX {
+            self.0.remove(0);
+        }
+        self.0
+            .push((addr.to_string(), rcpt.clone(), Instant::now()));
     }
 }
 
@@ -581,6 +612,7 @@ pub async fn serve(
     let mut out = Vec::new();
     Reply::new(220, "", format!("{host} postfach LMTP ready")).encode(&mut out);
     let mut t = Transaction::default();
+    let mut known = Known::default();
     loop {
         // Pipelining: answer everything before waiting for more input.
         if r.buffer().is_empty() && !out.is_empty() {
@@ -630,8 +662,20 @@ pub async fn serve(
             }
             Next::Rcpt(addr) => {
                 let size = t.size;
-                let found = match deliver::map_address(store, &addr).await {
-                    Ok(Some((rcpt, u, used))) => {
+                let cached = known.get(&addr);
+                let hit = cached.is_some();
+                let found = match cached {
+                    Some(rcpt) => Ok(Some(rcpt)),
+                    None => deliver::map_address(store, &addr).await,
+                };
+                let found = match found {
+                    Ok(Some((rcpt, None))) => {
+                        if !hit {
+                            known.put(&addr, &rcpt);
+                        }
+                        Ok(Some((rcpt, false)))
+                    }
+                    Ok(Some((rcpt, Some((u, used))))) => {
                         // Refuse early when the declared size cannot fit (RFC 1870 §6.2).
                         let full = u.quota_messages.is_some_and(|q| used.messages >= q)
                             || u.quota_storage

@@ -124,6 +124,42 @@ fn pipelining_with_mixed_recipients() {
     );
 }
 
+/// A recipient accepted before in the same session is not looked up again at RCPT; a user
+/// deleted in between is still refused, at DATA, and a new session refuses it at RCPT.
+#[test]
+fn recipient_deleted_between_two_messages_of_a_session() {
+    let s = server(&[]);
+    common::add_user(&s.data, "carol", "pw");
+    let mut c = lmtp(&s);
+    c.cmd("LHLO mx");
+    let send = |c: &mut Lmtp, rcpt_reply: &str, data_reply: &str| {
+        assert_eq!(c.cmd("MAIL FROM:<a@b>").code, 250);
+        assert_eq!(c.cmd("RCPT TO:<carol@x>").text(), rcpt_reply);
+        assert_eq!(c.cmd("DATA").code, 354);
+        c.send(&dot_stuff(&message("m", "x")));
+        c.send(b".\r\n");
+        assert_eq!(c.reply().text(), data_reply);
+    };
+    send(
+        &mut c,
+        "250 2.1.5 <carol@x> Recipient ok",
+        "250 2.0.0 <carol@x> Delivered",
+    );
+    postfach_ok(&s.data, &["user", "del", "carol"], b"");
+    send(
+        &mut c,
+        "250 2.1.5 <carol@x> Recipient ok",
+        "550 5.1.1 <carol@x> No such user",
+    );
+    let mut fresh = lmtp(&s);
+    fresh.cmd("LHLO mx");
+    assert_eq!(fresh.cmd("MAIL FROM:<a@b>").code, 250);
+    assert_eq!(
+        fresh.cmd("RCPT TO:<carol@x>").text(),
+        "550 5.1.1 <carol@x> No such user"
+    );
+}
+
 #[test]
 fn dot_stuffing_bare_lf_and_8bit() {
     let s = server(&[]);
