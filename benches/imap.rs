@@ -8,6 +8,10 @@
 //!             --dovecot         a private Dovecot started by benches/dovecot.sh (installs it)
 //!             --addr HOST:PORT --user U --pass P [--pid PID] [--data DIR] [--lmtp HOST:PORT]
 //!                               a running server
+//!             --compare [--postfach BIN] [--rounds N]
+//!                               postfach, then Dovecot, N rounds (default 3), each on a fresh
+//!                               server; then every figure per round side by side, with
+//!                               postfach's factor and the median factor
 //! ```
 //!
 //! It prints figures and asserts nothing (behaviour is tested elsewhere):
@@ -73,7 +77,7 @@ use std::collections::HashMap;
 use std::io;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Barrier;
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 use std::{env, fs, thread};
 
@@ -135,7 +139,7 @@ fn mb(bytes: u64) -> f64 {
 /// What the scenarios of one run share.
 pub struct Bench {
     srv: Server,
-    corpus: Vec<Vec<u8>>,
+    corpus: Arc<Vec<Vec<u8>>>,
     corpus_bytes: u64,
     /// Mailboxes known to hold the whole corpus.
     filled: Vec<&'static str>,
@@ -388,7 +392,7 @@ fn size(b: &mut Bench) -> io::Result<()> {
 const USAGE: &str = "usage: cargo bench --bench imap -- \
     [idle|append|fetch|size|headers|qresync|push|idlemem|lmtp|all]... \
     [--messages N] [--postfach [BIN] | --dovecot | --addr HOST:PORT --user U --pass P \
-    [--pid PID] [--data DIR] [--lmtp HOST:PORT]]";
+    [--pid PID] [--data DIR] [--lmtp HOST:PORT] | --compare [--postfach BIN] [--rounds N]]";
 
 /// Splits the arguments into scenario names and `--flag value` pairs.
 fn parse(args: Vec<String>) -> Result<(Vec<String>, HashMap<String, String>), String> {
@@ -401,14 +405,13 @@ fn parse(args: Vec<String>) -> Result<(Vec<String>, HashMap<String, String>), St
                 scenarios.push(a);
                 continue;
             }
-            "--bench" | "--dovecot" => String::new(),
+            "--bench" | "--dovecot" | "--compare" => String::new(),
             "--postfach" => {
                 let bin = it.next_if(|v| !v.starts_with("--") && !is_scenario(v));
                 bin.unwrap_or_default()
             }
-            "--addr" | "--user" | "--pass" | "--pid" | "--data" | "--messages" | "--lmtp" => {
-                it.next().ok_or(format!("{a} needs a value"))?
-            }
+            "--addr" | "--user" | "--pass" | "--pid" | "--data" | "--messages" | "--lmtp"
+            | "--rounds" => it.next().ok_or(format!("{a} needs a value"))?,
             _ => return Err(format!("unknown argument {a:?}")),
         };
         flags.insert(a, value);
@@ -441,7 +444,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     // `cargo test --benches` runs this without `--bench`: stay out of the test run then.
-    if !["--bench", "--postfach", "--dovecot", "--addr"]
+    if !["--bench", "--postfach", "--dovecot", "--addr", "--compare"]
         .iter()
         .any(|f| has(f))
     {
@@ -459,23 +462,48 @@ fn main() -> ExitCode {
     let n = n.unwrap_or(1000usize).max(1);
     let (corpus, about) = corpus::corpus(n);
     println!("corpus: {about}");
+    let corpus = Arc::new(corpus);
+    if flags.contains_key("--compare") {
+        return compare(&scenarios, &flags, &corpus, n);
+    }
     drop_caches();
-    let srv = match start(&flags) {
+    let Some((summary, name, failed)) = run_on(&flags, &scenarios, &corpus) else {
+        return ExitCode::FAILURE;
+    };
+    let width = summary.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    println!("\n=== summary: {name}, {n} messages ===");
+    for (k, v) in &summary {
+        println!("{k:<width$}  {v}");
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Starts the server `flags` name, runs the scenarios on it, stops it: its summary lines, its
+/// name and whether a scenario failed; `None` if it did not start.
+fn run_on(
+    flags: &HashMap<String, String>,
+    scenarios: &[String],
+    corpus: &Arc<Vec<Vec<u8>>>,
+) -> Option<(Vec<(String, String)>, String, bool)> {
+    let srv = match start(flags) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("could not start the server: {e}");
-            return ExitCode::FAILURE;
+            return None;
         }
     };
     println!("server: {} at {}, pid {:?}", srv.name, srv.addr, srv.pid);
     let corpus_bytes = corpus.iter().map(|m| m.len() as u64).sum();
-    let (filled, summary) = (Vec::new(), Vec::new());
     let mut b = Bench {
         srv,
-        corpus,
+        corpus: corpus.clone(),
         corpus_bytes,
-        filled,
-        summary,
+        filled: Vec::new(),
+        summary: Vec::new(),
     };
     let all = scenarios.is_empty() || scenarios.iter().any(|s| s == "all");
     let mut failed = false;
@@ -490,12 +518,100 @@ fn main() -> ExitCode {
             failed = true;
         }
     }
-    let width = b.summary.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    println!("\n=== summary: {}, {n} messages ===", b.srv.name);
-    for (k, v) in &b.summary {
-        println!("{k:<width$}  {v}");
+    let name = b.srv.name.clone();
+    Some((std::mem::take(&mut b.summary), name, failed)) // dropping `b` stops the server
+}
+
+/// The leading number of a summary value and whether more is better (`msg/s`, `MB/s`) or
+/// less (`s`, `ms`, sizes); `None` for anything else.
+fn figure_value(v: &str) -> Option<(f64, bool)> {
+    let mut words = v.split_whitespace();
+    let x: f64 = words.next()?.trim_end_matches(',').parse().ok()?;
+    match words.next()? {
+        u if u.ends_with("/s") || u.ends_with("/s,") => Some((x, true)),
+        "s" | "s," | "ms" | "ms," | "KiB" | "MiB" | "MB" | "B" | "bytes" => Some((x, false)),
+        _ => None,
     }
-    drop(b); // stops the server and removes its temp dir
+}
+
+/// `--compare`: the scenarios on postfach, then on Dovecot, `--rounds` times (default 3), each
+/// run on a freshly started server after the kernel caches were dropped; then every figure of
+/// every round side by side with postfach's factor (how many times better), and the median
+/// factor. Runs alternate so that slow phases of the machine hit both servers alike.
+fn compare(
+    scenarios: &[String],
+    flags: &HashMap<String, String>,
+    corpus: &Arc<Vec<Vec<u8>>>,
+    n: usize,
+) -> ExitCode {
+    let rounds: usize = flags
+        .get("--rounds")
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    let mut targets = Vec::new();
+    for t in ["--postfach", "--dovecot"] {
+        let mut f = flags.clone();
+        f.remove("--compare");
+        f.remove("--rounds");
+        if t == "--dovecot" {
+            f.remove("--postfach");
+        }
+        f.entry(t.to_string()).or_default();
+        targets.push(f);
+    }
+    // results[round][target]: the summary lines.
+    let mut results: Vec<Vec<Vec<(String, String)>>> = Vec::new();
+    let mut failed = false;
+    for r in 1..=rounds {
+        let mut round = Vec::new();
+        for f in &targets {
+            println!("\n=== round {r} of {rounds}");
+            drop_caches();
+            let Some((summary, _, f)) = run_on(f, scenarios, corpus) else {
+                return ExitCode::FAILURE;
+            };
+            failed |= f;
+            round.push(summary);
+        }
+        results.push(round);
+    }
+    println!(
+        "\n=== postfach vs Dovecot, {n} messages, {rounds} rounds (factor: how many times better postfach is)"
+    );
+    let keys: Vec<String> = results[0][0].iter().map(|(k, _)| k.clone()).collect();
+    let width = keys.iter().map(String::len).max().unwrap_or(0);
+    for key in keys {
+        let mut factors = Vec::new();
+        for (r, round) in results.iter().enumerate() {
+            let get = |i: usize| {
+                round[i]
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map_or("-", |(_, v)| v.as_str())
+            };
+            let (p, d) = (get(0), get(1));
+            let factor = match (figure_value(p), figure_value(d)) {
+                (Some((p, true)), Some((d, _))) if d > 0.0 => Some(p / d),
+                (Some((p, false)), Some((d, _))) if p > 0.0 => Some(d / p),
+                _ => None,
+            };
+            let shown = factor.map_or(String::new(), |f| format!("  {f:.2}x"));
+            println!(
+                "{key:<width$}  round {}: postfach {p} | Dovecot {d}{shown}",
+                r + 1
+            );
+            factors.extend(factor);
+        }
+        if !factors.is_empty() {
+            factors.sort_by(f64::total_cmp);
+            let median = factors[factors.len() / 2];
+            let (lo, hi) = (factors[0], factors[factors.len() - 1]);
+            println!(
+                "{key:<width$}  median factor {median:.2}x (lowest {lo:.2}x, highest {hi:.2}x)"
+            );
+        }
+    }
     if failed {
         ExitCode::FAILURE
     } else {
