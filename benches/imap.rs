@@ -467,7 +467,12 @@ fn main() -> ExitCode {
         return compare(&scenarios, &flags, &corpus, n);
     }
     drop_caches();
-    let Some((summary, name, failed)) = run_on(&flags, &scenarios, &corpus) else {
+    let Some(Run {
+        summary,
+        name,
+        failed,
+    }) = run_on(&flags, &scenarios, &corpus)
+    else {
         return ExitCode::FAILURE;
     };
     let width = summary.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
@@ -482,13 +487,21 @@ fn main() -> ExitCode {
     }
 }
 
-/// Starts the server `flags` name, runs the scenarios on it, stops it: its summary lines, its
-/// name and whether a scenario failed; `None` if it did not start.
+/// What one server's run printed in its summary.
+struct Run {
+    summary: Vec<(String, String)>,
+    name: String,
+    /// A scenario failed.
+    failed: bool,
+}
+
+/// Starts the server `flags` name, runs the scenarios on it, stops it; `None` if it did not
+/// start.
 fn run_on(
     flags: &HashMap<String, String>,
     scenarios: &[String],
     corpus: &Arc<Vec<Vec<u8>>>,
-) -> Option<(Vec<(String, String)>, String, bool)> {
+) -> Option<Run> {
     let srv = match start(flags) {
         Ok(s) => s,
         Err(e) => {
@@ -518,8 +531,12 @@ fn run_on(
             failed = true;
         }
     }
-    let name = b.srv.name.clone();
-    Some((std::mem::take(&mut b.summary), name, failed)) // dropping `b` stops the server
+    let (summary, name) = (std::mem::take(&mut b.summary), b.srv.name.clone());
+    Some(Run {
+        summary,
+        name,
+        failed,
+    }) // dropping `b` stops the server
 }
 
 /// The leading number of a summary value and whether more is better (`msg/s`, `MB/s`) or
@@ -568,11 +585,11 @@ fn compare(
         for f in &targets {
             println!("\n=== round {r} of {rounds}");
             drop_caches();
-            let Some((summary, _, f)) = run_on(f, scenarios, corpus) else {
+            let Some(run) = run_on(f, scenarios, corpus) else {
                 return ExitCode::FAILURE;
             };
-            failed |= f;
-            round.push(summary);
+            failed |= run.failed;
+            round.push(run.summary);
         }
         results.push(round);
     }
