@@ -1,7 +1,7 @@
 //! Delivery of one incoming message (LMTP, `postfach deliver`): what the filter needs to know
 //! about the recipient, and one transaction that files the message into every target mailbox.
 //!
-//! The content is stored once and shared by all target rows (like COPY); quota is charged per
+//! The content is stored once and shared by all target rows (like COPY); quota counts every
 //! row, as IMAP COPY does, so usage stays the sum of RFC822.SIZE over the user's messages.
 
 use std::cell::OnceCell;
