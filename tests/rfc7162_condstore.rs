@@ -172,3 +172,53 @@ fn qresync_reconnect_gets_exactly_the_difference() {
     let (st, _) = d.status(&format!("SELECT qr (QRESYNC ({validity} {modseq}))"));
     assert_eq!(st, "BAD");
 }
+
+/// A message added after the client's modseq and changed since is reported once, with its
+/// latest flags and modseq; one added before it and changed, and one added after it, are too.
+#[test]
+fn qresync_reports_a_new_then_changed_message_once() {
+    let s = Server::start();
+    let mut c = setup(&s, "nc", 2);
+    c.ok("ENABLE QRESYNC");
+    let sel = c.ok("SELECT nc");
+    let validity = number_after(&sel, "UIDVALIDITY");
+    let modseq = number_after(&sel, "HIGHESTMODSEQ");
+    c.ok("LOGOUT");
+    let mut o = s.login("alice");
+    o.ok("SELECT nc");
+    for i in 0..3 {
+        assert!(
+            o.append("nc", "()", &message(&format!("n{i}"), "x"))
+                .contains("OK")
+        );
+    }
+    o.ok("UID STORE 4 +FLAGS (\\Flagged)"); // added after `modseq`, then changed
+    o.ok("UID STORE 1 +FLAGS (\\Seen)"); // added before, changed after
+    let last = number_after(&o.ok("UID FETCH 1 (MODSEQ)"), "MODSEQ (");
+    o.ok("LOGOUT");
+    let mut c = s.login("alice");
+    c.ok("ENABLE QRESYNC");
+    let sel = c.ok(&format!("SELECT nc (QRESYNC ({validity} {modseq}))"));
+    let mut uids: Vec<u64> = sel
+        .iter()
+        .filter(|l| l.starts_with("* ") && l.contains(" FETCH ("))
+        .map(|l| number_after(std::slice::from_ref(l), "UID "))
+        .collect();
+    uids.sort_unstable();
+    assert_eq!(uids, [1, 3, 4, 5], "{sel:#?}");
+    let four = sel.iter().find(|l| l.contains("UID 4 ")).unwrap();
+    assert!(four.contains("\\Flagged"), "{four}");
+    assert_eq!(number_after(&sel, "HIGHESTMODSEQ"), last, "{sel:#?}");
+    // From the modseq of the first new message on: the two after it, and uid 1.
+    let mut d = s.login("alice");
+    d.ok("SELECT nc");
+    let third = number_after(&d.ok("UID FETCH 3 (MODSEQ)"), "MODSEQ (");
+    let f = d.ok(&format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {third})"));
+    let mut uids: Vec<u64> = f
+        .iter()
+        .filter(|l| l.starts_with("* ") && l.contains(" FETCH ("))
+        .map(|l| number_after(std::slice::from_ref(l), "UID "))
+        .collect();
+    uids.sort_unstable();
+    assert_eq!(uids, [1, 4, 5], "{f:#?}");
+}

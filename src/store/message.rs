@@ -1,7 +1,8 @@
 //! Messages: append, flags, expunge, copy/move, the per-mailbox change log, SELECT snapshots.
 //!
 //! Every change to a message takes the mailbox's next modseq and moves the message's CHANGES row
-//! to it, so "what changed since modseq M" is one range scan (view sync, CONDSTORE, QRESYNC).
+//! to it (a new message gets its first row with its first change), so "what changed since modseq
+//! M" is one range scan of CHANGES plus the newest MESSAGES rows (view sync, CONDSTORE, QRESYNC).
 
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
 
@@ -155,9 +156,10 @@ pub(super) fn add_row(
         size,
         modseq,
     };
+    // No CHANGES row: until its first change, a new message's modseq is the one it was added
+    // with, and those ascend with the uid, so `changes_since` finds it at the end of MESSAGES.
     txn.open_table(MESSAGES)?
         .insert((id, uid), row.encode().as_slice())?;
-    txn.open_table(CHANGES)?.insert((id, modseq), uid)?;
     rec.messages += 1;
     rec.size += size;
     if m.flags & flagbits::SEEN == 0 {
@@ -657,8 +659,52 @@ impl Store {
     }
 }
 
-/// See [`Store::changes_since`].
+/// See [`Store::changes_since`]. Two sources: CHANGES for messages changed or expunged after
+/// `since`, and the end of MESSAGES for messages added after it and not changed since (they
+/// have no CHANGES row, see `add_row`). Sorted by modseq.
 pub fn changes_since(
+    rtx: &ReadTransaction,
+    mailbox: u64,
+    since: u64,
+    seen_of: Option<&str>,
+) -> Result<ChangeSet> {
+    let mut set = logged_changes(rtx, mailbox, since, seen_of)?;
+    if set.rec.is_none() {
+        return Ok(set);
+    }
+    let msgs = rtx.open_table(MESSAGES)?;
+    let seen_t = rtx.open_table(SEEN)?;
+    let logged: std::collections::HashSet<u32> = set.changes.iter().map(|c| c.uid).collect();
+    let mut added = Vec::new();
+    // From the newest uid down: a message added after `since` has a higher added-modseq than
+    // every lower uid, so the first row at or below `since` ends the walk (a changed row's
+    // modseq is above the one it was added with, so it ends the walk no later).
+    for r in msgs.range((mailbox, 0)..=(mailbox, u32::MAX))?.rev() {
+        let (k, v) = r?;
+        let mut m = MessageRecord::decode(v.value())?;
+        if m.modseq <= since {
+            break;
+        }
+        let uid = k.value().1;
+        if logged.contains(&uid) {
+            continue;
+        }
+        personalize(&seen_t, mailbox, uid, seen_of, &mut m)?;
+        added.push(Change {
+            modseq: m.modseq,
+            uid,
+            msg: Some(m),
+        });
+    }
+    if !added.is_empty() {
+        set.changes.extend(added);
+        set.changes.sort_unstable_by_key(|c| c.modseq);
+    }
+    Ok(set)
+}
+
+/// The CHANGES rows after `since`: every message changed or expunged since (not those only added).
+fn logged_changes(
     rtx: &ReadTransaction,
     mailbox: u64,
     since: u64,
@@ -759,7 +805,7 @@ impl Store {
         self.read(move |rtx| {
             let rec = get_by_id(rtx, mailbox)?.ok_or(StoreError::NoSuchMailbox)?;
             if modseq >= rec.tombstone_floor {
-                let set = changes_since(rtx, mailbox, modseq, None)?;
+                let set = logged_changes(rtx, mailbox, modseq, None)?;
                 let mut uids: Vec<u32> = set
                     .changes
                     .into_iter()

@@ -23,8 +23,10 @@ pub const SUBSCRIPTIONS: TableDefinition<(&str, &str), ()> = TableDefinition::ne
 /// `(mailbox id, uid) → MessageRecord`. UIDs ascend in append order and are never reused
 /// within one UIDVALIDITY.
 pub const MESSAGES: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("messages");
-/// `(mailbox id, modseq) → uid`: the latest change of each message. A uid with no MESSAGES row
-/// is an expunge tombstone. Each uid appears at most once (its latest modseq).
+/// `(mailbox id, modseq) → uid`: the latest change of each message changed or expunged since it
+/// was added. A uid with no MESSAGES row is an expunge tombstone. Each uid appears at most once
+/// (its latest modseq); a message not changed since it was added has no row (its modseq, the one
+/// it was added with, ascends with the uid: `message::changes_since` finds it in MESSAGES).
 pub const CHANGES: TableDefinition<(u64, u64), u32> = TableDefinition::new("changes");
 /// `blob id → BlobRecord`: one stored message content, shared by COPY (refcounted).
 pub const BLOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("blobs");
@@ -182,7 +184,8 @@ pub struct MessageRecord {
     pub internal_date: DateTime,
     /// RFC822.SIZE: octets of the stored (CRLF-normalised) message.
     pub size: u64,
-    /// Modseq of the latest change (append, flags); equals this uid's CHANGES key.
+    /// Modseq of the latest change (append, flags); equals this uid's CHANGES key once it has
+    /// one (from its first change after the append).
     pub modseq: u64,
 }
 
