@@ -18,6 +18,17 @@ fn number_after(lines: &[String], key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {key} in {lines:#?}"))
 }
 
+/// The UIDs of the untagged FETCH responses among `lines`, sorted.
+fn fetched_uids(lines: &[String]) -> Vec<u64> {
+    let mut uids: Vec<u64> = lines
+        .iter()
+        .filter(|l| l.starts_with("* ") && l.contains(" FETCH ("))
+        .map(|l| number_after(std::slice::from_ref(l), "UID "))
+        .collect();
+    uids.sort_unstable();
+    uids
+}
+
 fn setup(s: &Server, mailbox: &str, n: usize) -> Client {
     let mut c = s.login("alice");
     c.ok(&format!("CREATE {mailbox}"));
@@ -199,13 +210,7 @@ fn qresync_reports_a_new_then_changed_message_once() {
     let mut c = s.login("alice");
     c.ok("ENABLE QRESYNC");
     let sel = c.ok(&format!("SELECT nc (QRESYNC ({validity} {modseq}))"));
-    let mut uids: Vec<u64> = sel
-        .iter()
-        .filter(|l| l.starts_with("* ") && l.contains(" FETCH ("))
-        .map(|l| number_after(std::slice::from_ref(l), "UID "))
-        .collect();
-    uids.sort_unstable();
-    assert_eq!(uids, [1, 3, 4, 5], "{sel:#?}");
+    assert_eq!(fetched_uids(&sel), [1, 3, 4, 5], "{sel:#?}");
     let four = sel.iter().find(|l| l.contains("UID 4 ")).unwrap();
     assert!(four.contains("\\Flagged"), "{four}");
     assert_eq!(number_after(&sel, "HIGHESTMODSEQ"), last, "{sel:#?}");
@@ -214,11 +219,5 @@ fn qresync_reports_a_new_then_changed_message_once() {
     d.ok("SELECT nc");
     let third = number_after(&d.ok("UID FETCH 3 (MODSEQ)"), "MODSEQ (");
     let f = d.ok(&format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {third})"));
-    let mut uids: Vec<u64> = f
-        .iter()
-        .filter(|l| l.starts_with("* ") && l.contains(" FETCH ("))
-        .map(|l| number_after(std::slice::from_ref(l), "UID "))
-        .collect();
-    uids.sort_unstable();
-    assert_eq!(uids, [1, 4, 5], "{f:#?}");
+    assert_eq!(fetched_uids(&f), [1, 4, 5], "{f:#?}");
 }

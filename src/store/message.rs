@@ -674,7 +674,6 @@ pub fn changes_since(
     }
     let msgs = rtx.open_table(MESSAGES)?;
     let seen_t = rtx.open_table(SEEN)?;
-    let logged: std::collections::HashSet<u32> = set.changes.iter().map(|c| c.uid).collect();
     let mut added = Vec::new();
     // From the newest uid down: a message added after `since` has a higher added-modseq than
     // every lower uid, so the first row at or below `since` ends the walk (a changed row's
@@ -685,10 +684,15 @@ pub fn changes_since(
         if m.modseq <= since {
             break;
         }
-        let uid = k.value().1;
-        if logged.contains(&uid) {
+        // Changed since: already in the range, whose keys are the rows' modseqs (sorted).
+        if set
+            .changes
+            .binary_search_by_key(&m.modseq, |c| c.modseq)
+            .is_ok()
+        {
             continue;
         }
+        let uid = k.value().1;
         personalize(&seen_t, mailbox, uid, seen_of, &mut m)?;
         added.push(Change {
             modseq: m.modseq,
