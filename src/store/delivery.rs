@@ -151,17 +151,17 @@ impl Store {
     }
 
     /// Queues one durable transaction that files `content` into every target of `owner` (from
-    /// any thread; await [`Pending::committed`]). A target that does not exist (and is not to
-    /// be created) or is `\Noselect` becomes INBOX; keywords beyond a mailbox's limit are
-    /// dropped rather than failing the delivery. Refuses with `NoSuchUser` or `OverQuota`
-    /// before writing anything.
+    /// a blocking-pool thread, see [`Store::submit_here`]; await [`Pending::committed`]). A
+    /// target that does not exist (and is not to be created) or is `\Noselect` becomes INBOX;
+    /// keywords beyond a mailbox's limit are dropped rather than failing the delivery. Refuses
+    /// with `NoSuchUser` or `OverQuota` before writing anything.
     pub fn deliver(
         &self,
         owner: String,
         targets: Vec<Target>,
         content: Prepared,
     ) -> Result<Pending<Filed>> {
-        self.submit(move |tx| {
+        self.submit_here(move |tx| {
             if tx.txn.open_table(USERS)?.get(owner.as_str())?.is_none() {
                 return Err(StoreError::NoSuchUser);
             }
