@@ -129,7 +129,8 @@ impl StorageBackend for DataFile {
                 }
                 let ahead = (end + AHEAD).min(tail.len).max(end);
                 self.zero(end, ahead)?;
-                // Set only once the zeros are written: a write below `filled` never waits.
+                // Raised only once the zeros are written: a write below it, which does not
+                // zero-fill, can never be overwritten by them.
                 tail.filled = ahead;
             }
         }

@@ -4,8 +4,8 @@
 //! ([`Store::read`]); writes go to a single writer thread ([`Store::write`]) that runs every job
 //! queued at that moment in one transaction and one durable commit (group commit), then publishes
 //! change events to the [`Hub`] and only then answers the callers. A lone write from a
-//! blocking-pool thread may run the same way on that thread ([`Store::submit_here`]). A caller's `Ok` therefore means
-//! "durably committed and announced".
+//! blocking-pool thread may run the same way on that thread ([`Store::submit_here`]). A
+//! caller's `Ok` therefore means "durably committed and announced".
 //!
 //! Invariant for write jobs: a job that returns `Err` has not written anything (every operation
 //! checks first, then writes), so one job's refusal never affects the others in its batch. A
