@@ -32,10 +32,10 @@ use std::ops::Bound;
 type IoResult<T> = Result<T, std::io::Error>;
 
 /// Zero-filled ahead of the highest write.
-pub const AHEAD: u64 = 1 << 20;
+const AHEAD: u64 = 1 << 20;
 /// A write further than this past `filled` (a page placed far up a new region) does not fill the
 /// gap below it: that would stall a commit on megabytes of zeros.
-pub const MAX_GAP: u64 = 4 << 20;
+const MAX_GAP: u64 = 4 << 20;
 const ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 
 #[derive(Debug)]
